@@ -28,7 +28,7 @@ class JpegInfo(_Model):
     """What the JPEG encoder left behind; later analyses (double compression) read it."""
 
     quantization_tables: dict[str, list[int]] = Field(
-        description="Table index -> 64 quantisation steps in zig-zag order, as stored."
+        description="Table index -> 64 quantisation steps in natural (row-major) order."
     )
     subsampling: str | None = Field(description='Chroma subsampling, e.g. "4:2:0", "4:4:4".')
     progressive: bool

@@ -1,0 +1,204 @@
+"""Traces that AI generators leave in metadata, each with where it was found.
+
+A marker is evidence, not a verdict: metadata can be stripped by any re-save and written by
+anyone. The patterns are deliberately specific (a generator's own name, a front-end's own
+chunk layout) so that ordinary camera and editor metadata never matches; the test suite runs
+them over every real photograph in the corpus.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from photoloupe.report.schema import AiMarker
+
+# IPTC NewsCodes digital source types that declare generative AI.
+AI_SOURCE_TYPES = ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia")
+
+# Generator names as they appear in Software / CreatorTool / Credit / description fields.
+_GENERATORS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern, re.IGNORECASE))
+    for name, pattern in (
+        ("Adobe Firefly", r"\bfirefly\b"),
+        ("DALL-E", r"\bdall[\s\-·.]?e\b"),
+        ("Midjourney", r"\bmid[\s\-]?journey\b"),
+        ("Google AI", r"\b(?:made|edited|created) with google ai\b|\bgoogle ai\b"),
+        ("Google Imagen", r"\bimagen\b"),
+        ("Google Gemini", r"\bgemini\b(?!\s*(?:pro\s*)?camera)"),
+        ("OpenAI", r"\bopenai\b|\bchatgpt\b|\bgpt-?4o\b|\bgpt-image\b|\bsora\b"),
+        ("Microsoft Image Creator", r"\bimage creator\b|\bbing create\b|\bmicrosoft designer\b"),
+        ("Stable Diffusion", r"\bstable[\s\-_]?diffusion\b|\bsdxl\b"),
+        ("NovelAI", r"\bnovel\s?ai\b"),
+        ("ComfyUI", r"\bcomfyui\b"),
+        ("Automatic1111", r"\bautomatic1111\b|\bstable-diffusion-webui\b"),
+        ("InvokeAI", r"\binvoke\s?ai\b"),
+        ("Leonardo.Ai", r"\bleonardo\.?ai\b"),
+        ("Ideogram", r"\bideogram\b"),
+        ("Black Forest Labs FLUX", r"\bblack forest labs\b|\bflux\.1\b"),
+        ("Seedream", r"\bseedream\b|\bjimeng\b"),
+        ("Runway", r"\brunwayml\b|\brunway gen-?\d\b"),
+        ("Photoshop Generative Fill", r"\bgenerative (?:fill|expand)\b"),
+        ("Craiyon", r"\bcraiyon\b"),
+        ("Grok / Aurora", r"\bgrok\b|\bxai aurora\b"),
+        ("generative AI (self-declared)", r"\bai[\s\-]generated\b|\bgenerated (?:by|with) ai\b"),
+    )
+)
+
+# Fields whose text is a tool's or author's own statement, searched for generator names.
+_NAME_FIELDS = (
+    "Exif.Image.Software",
+    "Exif.Image.ProcessingSoftware",
+    "Exif.Image.Artist",
+    "Exif.Image.ImageDescription",
+    "Exif.Image.Make",
+    "Exif.Image.Model",
+    "Xmp.xmp.CreatorTool",
+    "Xmp.tiff.Software",
+    "Xmp.photoshop.Credit",
+    "Xmp.dc.creator",
+    "Xmp.dc.description",
+    "Xmp.iptc.Credit",
+    "Iptc.Application2.Credit",
+    "Iptc.Application2.Byline",
+    "Iptc.Application2.Caption",
+    "Iptc.Application2.Program",
+)
+
+# A1111's "parameters" layout: a prompt, then a line of "Steps: n, Sampler: ..., Seed: ...".
+_A1111 = re.compile(r"\bSteps:\s*\d+.*\b(?:Sampler|Seed|CFG scale):", re.IGNORECASE | re.DOTALL)
+
+
+def find_ai_markers(metadata: dict[str, Any]) -> list[AiMarker]:
+    """AI-generation traces in a `read_metadata` result, deduplicated, in a stable order."""
+    markers: list[AiMarker] = []
+    exif: dict[str, str] = metadata.get("exif") or {}
+    xmp: dict[str, str] = metadata.get("xmp") or {}
+    iptc: dict[str, str] = metadata.get("iptc") or {}
+    fields = {**exif, **xmp, **iptc}
+
+    for key, value in fields.items():
+        if key.split(".")[-1].lower().startswith("digitalsourcetype") or "DigitalSourceType" in key:
+            for source_type in AI_SOURCE_TYPES:
+                if value.rstrip("/").endswith(source_type):
+                    markers.append(
+                        AiMarker(
+                            kind="digital_source_type",
+                            value=value,
+                            where=_where(key),
+                            generator=None,
+                        )
+                    )
+                    break
+
+    for key in _NAME_FIELDS:
+        value = fields.get(key)
+        if value:
+            markers.extend(_name_markers(value, _where(key), kind="software"))
+    for key, value in fields.items():
+        if key.startswith("Xmp.xmpMM.History") and key.endswith(("softwareAgent", "parameters")):
+            markers.extend(_name_markers(value, _where(key), kind="history"))
+
+    user_comment = exif.get("Exif.Photo.UserComment", "")
+    if _A1111.search(user_comment):
+        markers.append(
+            AiMarker(
+                kind="sd_parameters",
+                value=_preview(user_comment),
+                where="EXIF UserComment",
+                generator="Stable Diffusion (Automatic1111-style parameters)",
+            )
+        )
+
+    markers.extend(_png_markers(metadata.get("png_text") or {}))
+    return _dedupe(markers)
+
+
+def _png_markers(chunks: dict[str, str]) -> list[AiMarker]:
+    out: list[AiMarker] = []
+    for key, value in chunks.items():
+        lowered = key.lower()
+        where = f"PNG text chunk '{key}'"
+        if lowered == "parameters" and _A1111.search(value):
+            out.append(
+                AiMarker(
+                    kind="sd_parameters",
+                    value=_preview(value),
+                    where=where,
+                    generator="Stable Diffusion (Automatic1111-style parameters)",
+                )
+            )
+        elif lowered in ("prompt", "workflow") and _looks_like_comfyui(value):
+            out.append(
+                AiMarker(kind="comfyui_graph", value=_preview(value), where=where, generator="ComfyUI")
+            )
+        elif lowered in ("invokeai_metadata", "invokeai_graph", "sd-metadata", "dream"):
+            out.append(
+                AiMarker(kind="invokeai_metadata", value=_preview(value), where=where,
+                         generator="InvokeAI")
+            )
+        elif lowered == "comment" and _looks_like_novelai_comment(value):
+            out.append(
+                AiMarker(kind="novelai_comment", value=_preview(value), where=where,
+                         generator="NovelAI")
+            )
+        elif lowered in ("software", "source", "title", "description", "author", "comment"):
+            out.extend(_name_markers(value, where, kind="png_text"))
+    return out
+
+
+def _looks_like_comfyui(text: str) -> bool:
+    try:
+        graph = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    if isinstance(graph, dict):
+        nodes = graph.values() if "nodes" not in graph else graph.get("nodes") or []
+        for node in nodes if isinstance(nodes, list) else list(nodes):
+            if isinstance(node, dict) and ("class_type" in node or "type" in node):
+                return True
+    return False
+
+
+def _looks_like_novelai_comment(text: str) -> bool:
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and {"steps", "sampler"} <= set(data) and (
+        "scale" in data or "seed" in data
+    )
+
+
+def _name_markers(value: str, where: str, *, kind: str) -> list[AiMarker]:
+    out = []
+    for name, pattern in _GENERATORS:
+        if pattern.search(value):
+            out.append(AiMarker(kind=kind, value=_preview(value), where=where, generator=name))
+    return out
+
+
+def _where(key: str) -> str:
+    family, _, rest = key.partition(".")
+    group, _, tag = rest.partition(".")
+    label = {"Exif": "EXIF", "Xmp": "XMP", "Iptc": "IPTC"}.get(family, family)
+    if family == "Xmp":
+        return f"{label} {group}:{tag}"
+    return f"{label} {tag or group}"
+
+
+def _preview(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _dedupe(markers: list[AiMarker]) -> list[AiMarker]:
+    seen: set[tuple[str, str, str | None]] = set()
+    out = []
+    for marker in markers:
+        key = (marker.kind, marker.where, marker.generator)
+        if key not in seen:
+            seen.add(key)
+            out.append(marker)
+    return out
