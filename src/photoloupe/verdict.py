@@ -1,0 +1,135 @@
+"""Fusion of evidence into the report's three judgements: AI generation, editing, verdict.
+
+The rules are few and written out so a reader can check them:
+- evidence of AI generation: Content Credentials that declare it, or generator traces in the
+  metadata;
+- evidence of editing: an embedded thumbnail that no longer shows the picture, or Content
+  Credentials whose hashes no longer match the file;
+- without a pixel-level detector, the absence of evidence is "inconclusive", never
+  "no-evidence": photoloupe says what it checked and what it did not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from photoloupe.findings import Finding
+from photoloupe.report.schema import (
+    AiGenerated,
+    AiMarker,
+    C2paInfo,
+    Edited,
+    Evidence,
+    Verdict,
+)
+from photoloupe.report.translate import t
+
+# C2PA failure codes meaning the file's bytes changed after signing.
+_HASH_MISMATCH_CODES = (
+    "assertion.dataHash.mismatch",
+    "assertion.bmffHash.mismatch",
+    "assertion.boxesHash.mismatch",
+    "assertion.collectionHash.mismatch",
+)
+
+CHECKED = ("metadata", "c2pa", "ai_markers", "thumbnail")
+NOT_CHECKED = ("ai_detector", "edit_localizer")
+
+
+def judge(
+    c2pa: C2paInfo,
+    markers: Sequence[AiMarker],
+    findings: Mapping[str, Finding],
+) -> tuple[Verdict, AiGenerated, Edited]:
+    """Turn provenance and analysis findings into the verdict, in English and Arabic."""
+    ai_evidence: list[Evidence] = []
+    why: list[str] = []  # translation keys with their values, in order of weight
+    why_values: list[dict[str, object]] = []
+    reasons: list[str] = []
+
+    if c2pa.ai_generated_claim:
+        key = "verdict.why.c2pa_ai_claim." + ("valid" if c2pa.valid else "invalid")
+        ai_evidence.append(Evidence(source="c2pa", code="c2pa_ai_claim", message=t(key)))
+        why.append(key)
+        why_values.append({})
+        reasons.append("c2pa_ai_claim")
+    if markers:
+        generators = sorted({m.generator or m.kind for m in markers})
+        places = sorted({m.where for m in markers})
+        for marker in markers:
+            ai_evidence.append(
+                Evidence(
+                    source="metadata",
+                    code="metadata_ai_marker",
+                    message=f"{marker.generator or marker.kind}: found in {marker.where}.",
+                )
+            )
+        why.append("verdict.why.metadata_ai_marker")
+        why_values.append({"generators": ", ".join(generators), "where": ", ".join(places)})
+        reasons.append("metadata_ai_marker")
+
+    edit_evidence: list[Evidence] = []
+    for name, finding in findings.items():
+        if finding.evidence_of == "editing":
+            for code in finding.codes:
+                edit_evidence.append(
+                    Evidence(source=name, code=code, message=" ".join(finding.notes))
+                )
+            if name == "thumbnail":
+                why.append("verdict.why.thumbnail_mismatch")
+                why_values.append({})
+            reasons.extend(finding.codes)
+    hash_codes = [e.code for e in c2pa.errors if e.code in _HASH_MISMATCH_CODES]
+    if c2pa.present and c2pa.valid is False and hash_codes:
+        edit_evidence.append(
+            Evidence(
+                source="c2pa",
+                code="c2pa_hash_mismatch",
+                message=t("verdict.why.c2pa_invalid", codes=", ".join(hash_codes)),
+            )
+        )
+        why.append("verdict.why.c2pa_invalid")
+        why_values.append({"codes": ", ".join(hash_codes)})
+        reasons.append("c2pa_hash_mismatch")
+
+    if ai_evidence:
+        label = "ai-generated"
+    elif edit_evidence:
+        label = "edited"
+    else:
+        label = "inconclusive"
+
+    def summary(lang: str) -> str:
+        parts: list[str] = []
+        if label == "inconclusive":
+            parts.append(t("verdict.inconclusive.lead", lang))
+            parts.append(t("verdict.why.nothing_found", lang))
+        for key, values in zip(why, why_values, strict=True):
+            parts.append(t(key, lang, **values))
+        parts.extend(t(f"verdict.not_run.{item}", lang) for item in NOT_CHECKED)
+        return " ".join(parts)
+
+    if c2pa.ai_generated_claim and c2pa.valid:
+        reliability = "high"
+    elif ai_evidence:
+        reliability = "medium"
+    else:
+        reliability = "low"
+    verdict = Verdict(
+        label=label,
+        summary=summary("en"),
+        summary_ar=summary("ar"),
+        reasons=reasons,
+        checked=list(CHECKED),
+        not_checked=list(NOT_CHECKED),
+    )
+    ai = AiGenerated(
+        probability=None,
+        threshold=None,
+        decision="ai-generated" if ai_evidence else "inconclusive",
+        reliability=reliability,
+        evidence=ai_evidence,
+        model=None,
+    )
+    edited = Edited(probability=None, map=None, regions=[], evidence=edit_evidence)
+    return verdict, ai, edited
