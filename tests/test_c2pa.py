@@ -7,27 +7,23 @@ trust, AI declarations and tampering can be tested on bytes whose content is kno
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 import re
 import select
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-import c2pa
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image
 
 from photoloupe.provenance.c2pa import EXPLANATIONS, explain, is_ai_source_type, read_c2pa
+from photoloupe.provenance.demo_signing import ThrowawayChain, make_throwaway_chain
+from photoloupe.provenance.demo_signing import sign as demo_sign
 from photoloupe.report.schema import C2paInfo
 
 _Test = TypeVar("_Test", bound=Callable[..., None])
@@ -301,91 +297,16 @@ def test_remote_manifest_on_a_listening_server_gets_no_connection(
 
 @dataclass(frozen=True)
 class Credentials:
-    chain_pem: bytes  # end-entity certificate, then the intermediate
-    key_pem: bytes
+    chain: ThrowawayChain
     root_pem: str
     other_root_pem: str  # a root that signed nothing here
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "photoloupe tests"),
-        ]
-    )
-
-
-def _certificate(
-    subject: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: str,
-    issuer_key: ec.EllipticCurvePrivateKey,
-    *,
-    ca: bool,
-) -> x509.Certificate:
-    """A certificate with the profile c2pa-rs checks: v3, key identifiers, and for the signer
-    digitalSignature with a C2PA-accepted extended key usage (emailProtection) and CA:false."""
-    now = dt.datetime.now(dt.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(subject))
-        .issuer_name(_name(issuer))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=not ca,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=ca,
-                crl_sign=ca,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-            critical=False,
-        )
-    )
-    if not ca:
-        builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _pem(certificate: x509.Certificate) -> bytes:
-    return certificate.public_bytes(serialization.Encoding.PEM)
-
-
 @pytest.fixture(scope="module")
 def credentials() -> Credentials:
-    root_key, inter_key, signer_key, other_key = (
-        ec.generate_private_key(ec.SECP256R1()) for _ in range(4)
-    )
-    root = _certificate("test root", root_key, "test root", root_key, ca=True)
-    inter = _certificate("test intermediate", inter_key, "test root", root_key, ca=True)
-    signer = _certificate(
-        "photoloupe test signer", signer_key, "test intermediate", inter_key, ca=False
-    )
-    other = _certificate("unrelated root", other_key, "unrelated root", other_key, ca=True)
-    key_pem = signer_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return Credentials(
-        _pem(signer) + _pem(inter), key_pem, _pem(root).decode(), _pem(other).decode()
-    )
+    chain = make_throwaway_chain("photoloupe tests")
+    other = make_throwaway_chain("unrelated")
+    return Credentials(chain, chain.root_pem, other.root_pem)
 
 
 def _picture() -> bytes:
@@ -399,15 +320,8 @@ Sign = Callable[..., bytes]
 
 
 @pytest.fixture(scope="module")
-def sign(credentials: Credentials) -> Iterator[Sign]:
+def sign(credentials: Credentials) -> Sign:
     """Sign a fresh JPEG with the given actions (and ingredients), offline: no time-stamp URL."""
-    context = c2pa.Context.from_dict(
-        {
-            "builder": {"thumbnail": {"enabled": False}},
-            "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False},
-            "core": {"allowed_network_hosts": []},
-        }
-    )
 
     def _sign(actions: list[dict[str, Any]], ingredients: tuple[bytes, ...] = ()) -> bytes:
         manifest = {
@@ -415,24 +329,13 @@ def sign(credentials: Credentials) -> Iterator[Sign]:
             "title": "test.jpg",
             "assertions": [{"label": "c2pa.actions", "data": {"actions": actions}}],
         }
-        signer = c2pa.Signer.from_info(
-            c2pa.C2paSignerInfo(
-                c2pa.C2paSigningAlg.ES256, credentials.chain_pem, credentials.key_pem, None
-            )
+        sources = tuple(
+            ({"title": f"source-{n}.jpg", "relationship": "componentOf"}, "image/jpeg", data)
+            for n, data in enumerate(ingredients)
         )
-        with signer, c2pa.Builder(manifest, context=context) as builder:
-            for number, ingredient in enumerate(ingredients):
-                builder.add_ingredient(
-                    {"title": f"source-{number}.jpg", "relationship": "componentOf"},
-                    "image/jpeg",
-                    io.BytesIO(ingredient),
-                )
-            out = io.BytesIO()
-            builder.sign(signer, "image/jpeg", io.BytesIO(_picture()), out)
-            return out.getvalue()
+        return demo_sign(_picture(), "image/jpeg", manifest, credentials.chain, ingredients=sources)
 
-    yield _sign
-    context.close()
+    return _sign
 
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
@@ -451,7 +354,7 @@ def test_self_signed_is_valid_but_not_trusted_without_anchors(sign: Sign) -> Non
     assert info.valid is True
     assert info.state == "valid"
     assert info.trusted is False
-    assert info.signer == "photoloupe test signer"
+    assert info.signer == "photoloupe tests signer"
     assert info.issuer == "photoloupe tests"
     assert info.claim_generator and info.claim_generator.startswith("photoloupe-tests/1")
     assert info.title == "test.jpg"

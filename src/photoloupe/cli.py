@@ -1,0 +1,265 @@
+"""Command line: a thin layer over `photoloupe.check`.
+
+Exit codes: 0 done, 2 usage error, 3 at least one input could not be analysed, 1 an internal
+error (a bug: reported as JSON too, never as a traceback unless PHOTOLOUPE_DEBUG=1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from photoloupe import __version__
+from photoloupe.errors import PhotoloupeError
+from photoloupe.pipeline import check as run_check
+from photoloupe.report.schema import SCHEMA_ID, ErrorBody, ErrorReport, Report
+from photoloupe.report.translate import LANGS, t
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="photoloupe: offline image verification (provenance, AI-generation and edit evidence).",
+    pretty_exceptions_enable=False,
+)
+stderr = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"photoloupe {__version__} ({SCHEMA_ID})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Examine images offline and report evidence, never verdicts of 'fake' or 'real'."""
+
+
+@app.command("check")
+def check_command(
+    images: Annotated[list[Path], typer.Argument(help="Image files to examine.", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON report per line.")] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write a self-contained HTML report here.")
+    ] = None,
+    maps: Annotated[
+        Path | None, typer.Option("--maps", help="Write every analysis map as PNG into this folder.")
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Language of human output: en or ar.")] = "en",
+) -> None:
+    """Examine IMAGE files and report what they show about their origin."""
+    if lang not in LANGS:
+        stderr.print(f"--lang must be one of: {', '.join(LANGS)}")
+        raise typer.Exit(EXIT_USAGE)
+    reports: list[Report] = []
+    failed = False
+    for image in images:
+        try:
+            report = run_check(image)
+        except PhotoloupeError as exc:
+            failed = True
+            _emit_error(str(image), exc.code, exc.message, as_json=as_json)
+            continue
+        except Exception as exc:  # a bug: say so plainly, keep going with the other files
+            if os.environ.get("PHOTOLOUPE_DEBUG"):
+                raise
+            failed = True
+            _emit_error(str(image), "internal_error", f"{type(exc).__name__}: {exc}", as_json=as_json)
+            continue
+        if maps is not None:
+            write_maps(report, maps)
+        reports.append(report)
+        if as_json:
+            typer.echo(report.to_json())
+        else:
+            _print_summary(report, lang)
+    if html is not None and reports:
+        from photoloupe.report.html import render_html_document
+
+        html.parent.mkdir(parents=True, exist_ok=True)
+        html.write_text(render_html_document(reports, lang), encoding="utf-8")
+        if not as_json:
+            stderr.print(f"HTML report written to {html}")
+    raise typer.Exit(EXIT_INPUT if failed else EXIT_OK)
+
+
+@app.command("scan")
+def scan_command(
+    directory: Annotated[Path, typer.Argument(help="Folder to examine, recursively.")],
+    out: Annotated[Path, typer.Option("--out", help="JSON-lines file; appended to, never overwritten.")],
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Parallel processes.")] = 1,
+) -> None:
+    """Examine every file under DIRECTORY, one JSON line each; resumable."""
+    if not directory.is_dir():
+        stderr.print(f"Not a folder: {directory}")
+        raise typer.Exit(EXIT_USAGE)
+    done = already_scanned(out)
+    out_resolved = out.resolve()
+    todo = [p for p in iter_files(directory) if p not in done and Path(p).resolve() != out_resolved]
+    skipped = len(done)
+    errors = 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("a", encoding="utf-8") as sink, _progress() as progress:
+        if out.stat().st_size and not _ends_with_newline(out):
+            sink.write("\n")  # the previous run died mid-line; start clean
+        task = progress.add_task("scanning", total=len(todo))
+        for line, is_error in _scan_lines(todo, workers):
+            sink.write(line + "\n")
+            sink.flush()
+            errors += is_error
+            progress.advance(task)
+    stderr.print(
+        f"{len(todo)} files examined ({errors} could not be analysed); "
+        f"{skipped} already in {out} were skipped."
+    )
+    raise typer.Exit(EXIT_OK)
+
+
+def write_maps(report: Report, folder: Path) -> None:
+    """Write each map of `report` as a PNG in `folder` and record the paths in the report."""
+    from photoloupe.report.images import map_to_png
+
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = Path(report.file.name).stem or "image"
+    prefix = f"{stem}-{report.file.sha256[:8]}"
+    for name, array in report.maps.items():
+        path = folder / f"{prefix}.{name}.png"
+        path.write_bytes(map_to_png(array))
+        if name in report.analyses:
+            report.analyses[name].map = str(path)
+        if name == "edited":
+            report.edited.map = str(path)
+
+
+def check_to_line(path: str) -> tuple[str, bool]:
+    """One scan line for `path` (its report, or its error) and whether it is an error.
+
+    Runs in worker processes, so it returns text rather than objects.
+    """
+    try:
+        return run_check(path).to_json(), False
+    except PhotoloupeError as exc:
+        return _error_json(path, exc.code, exc.message), True
+    except Exception as exc:  # a bug in one file must not stop the scan
+        return _error_json(path, "internal_error", f"{type(exc).__name__}: {exc}"), True
+
+
+def iter_files(directory: Path) -> Iterator[str]:
+    """Every regular file under `directory`, in a stable order, hidden files excluded."""
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield os.path.normpath(os.path.join(root, name))
+
+
+def already_scanned(out: Path) -> set[str]:
+    """Paths that already have a complete line in `out` (a torn last line does not count)."""
+    done: set[str] = set()
+    if not out.exists():
+        return done
+    with out.open("r", encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("path"), str):
+                done.add(os.path.normpath(record["path"]))
+    return done
+
+
+def _scan_lines(paths: Sequence[str], workers: int) -> Iterator[tuple[str, bool]]:
+    if workers == 1 or len(paths) <= 1:
+        for path in paths:
+            yield check_to_line(path)
+        return
+    # Bounded submission keeps memory flat however large the folder is.
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: set[Future[tuple[str, bool]]] = set()
+        queue = iter(paths)
+        for path in queue:
+            pending.add(pool.submit(check_to_line, path))
+            if len(pending) >= workers * 2:
+                break
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield future.result()
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending.add(pool.submit(check_to_line, nxt))
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=False,
+    )
+
+
+def _error_json(path: str | None, code: str, message: str) -> str:
+    return ErrorReport(path=path, error=ErrorBody(code=code, message=message)).model_dump_json(
+        by_alias=True
+    )
+
+
+def _emit_error(path: str, code: str, message: str, *, as_json: bool) -> None:
+    if as_json:
+        typer.echo(_error_json(path, code, message))
+    else:
+        stderr.print(f"[bold red]{path}[/]: {message} [dim]({code})[/]", highlight=False)
+
+
+def _print_summary(report: Report, lang: str) -> None:
+    console = Console()
+    label = t(f"verdict.label.{report.verdict.label}", lang)
+    summary = report.verdict.summary_ar if lang == "ar" else report.verdict.summary
+    colour = {"ai-generated": "magenta", "edited": "yellow", "inconclusive": "cyan"}.get(
+        report.verdict.label, "green"
+    )
+    console.print(f"[bold]{report.file.name}[/]  [{colour} bold]{label}[/]", highlight=False)
+    console.print(summary, highlight=False)
+    console.print()
+
+
+def main(argv: Sequence[str] | None = None) -> Any:
+    """Entry point of the `photoloupe` command."""
+    try:
+        return app(args=list(argv) if argv is not None else None, prog_name="photoloupe")
+    except SystemExit:
+        raise
+    except Exception as exc:  # last line of defence against a traceback
+        if os.environ.get("PHOTOLOUPE_DEBUG"):
+            raise
+        sys.stdout.write(_error_json(None, "internal_error", f"{type(exc).__name__}: {exc}") + "\n")
+        sys.exit(EXIT_INTERNAL)
+
+
+if __name__ == "__main__":
+    main()
