@@ -1,0 +1,188 @@
+"""Pictures for human reports: PNG/JPEG encoding, a perceptual colour map, EXIF orientation.
+
+Shared by the HTML report and the CLI (which writes maps to disk with `map_to_png`).
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+__all__ = [
+    "colorize",
+    "encode_jpeg",
+    "encode_png",
+    "map_to_png",
+    "orient_array",
+    "orient_box",
+    "oriented_size",
+    "shrink",
+]
+
+# A dark-to-bright ramp in the spirit of "inferno": black -> purple -> red -> orange -> pale
+# yellow. Lightness rises monotonically, so the map still reads in greyscale print, and the
+# hue sweep keeps neighbouring levels apart. Anchors are (position, R, G, B).
+_ANCHORS: tuple[tuple[float, int, int, int], ...] = (
+    (0.000, 0, 0, 4),
+    (0.125, 27, 12, 65),
+    (0.250, 74, 12, 107),
+    (0.375, 120, 28, 109),
+    (0.500, 165, 44, 96),
+    (0.625, 207, 68, 70),
+    (0.750, 237, 105, 37),
+    (0.875, 251, 155, 6),
+    (1.000, 252, 255, 164),
+)
+_LUT_SIZE = 256
+_T = TypeVar("_T", bound=np.generic)
+
+
+def _build_lut() -> npt.NDArray[np.uint8]:
+    pos = np.array([a[0] for a in _ANCHORS], dtype=np.float64)
+    x = np.linspace(0.0, 1.0, _LUT_SIZE)
+    channels = [
+        np.interp(x, pos, np.array([a[c] for a in _ANCHORS], dtype=np.float64)) for c in (1, 2, 3)
+    ]
+    return np.clip(np.rint(np.stack(channels, axis=-1)), 0, 255).astype(np.uint8)
+
+
+_LUT: npt.NDArray[np.uint8] = _build_lut()
+
+
+def colorize(values: npt.ArrayLike) -> npt.NDArray[np.uint8]:
+    """Map values in [0, 1] (any shape) to RGB through the colour map; NaN counts as 0."""
+    a = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=1.0, neginf=0.0)
+    idx = np.rint(np.clip(a, 0.0, 1.0) * (_LUT_SIZE - 1)).astype(np.intp)
+    return _LUT[idx]
+
+
+def _to_uint8(array: npt.ArrayLike) -> npt.NDArray[np.uint8]:
+    a = np.asarray(array)
+    if a.dtype == np.uint8:
+        return a.astype(np.uint8, copy=False)
+    if a.dtype == np.bool_:
+        return a.astype(np.uint8) * np.uint8(255)
+    if np.issubdtype(a.dtype, np.floating):
+        f = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=1.0, neginf=0.0)
+        out: npt.NDArray[np.uint8] = np.rint(np.clip(f, 0.0, 1.0) * 255.0).astype(np.uint8)
+        return out
+    if np.issubdtype(a.dtype, np.integer):
+        clipped: npt.NDArray[np.uint8] = np.clip(a, 0, 255).astype(np.uint8)
+        return clipped
+    raise TypeError(f"cannot encode an array of dtype {a.dtype}")
+
+
+def _to_image(array: npt.ArrayLike) -> Image.Image:
+    a = _to_uint8(array)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim == 2:
+        return Image.fromarray(np.ascontiguousarray(a), mode="L")
+    if a.ndim == 3 and a.shape[2] == 3:
+        return Image.fromarray(np.ascontiguousarray(a), mode="RGB")
+    if a.ndim == 3 and a.shape[2] == 4:
+        return Image.fromarray(np.ascontiguousarray(a), mode="RGBA")
+    raise ValueError(f"expected an H x W, H x W x 3 or H x W x 4 array, got shape {a.shape}")
+
+
+def encode_png(array: npt.ArrayLike) -> bytes:
+    """PNG bytes of an image array.
+
+    uint8 arrays are written as they are; float arrays are read as [0, 1] and booleans as
+    0 / 255. Shapes: H x W (grey), H x W x 3 (RGB) or H x W x 4 (RGBA).
+    """
+    buf = io.BytesIO()
+    _to_image(array).save(buf, format="PNG", compress_level=6)
+    return buf.getvalue()
+
+
+def encode_jpeg(array: npt.ArrayLike, quality: int = 88) -> bytes:
+    """JPEG bytes of an image array (alpha is dropped)."""
+    img = _to_image(array)
+    if img.mode == "RGBA":
+        img = img.convert("RGB")
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=quality, optimize=True)
+    return buf.getvalue()
+
+
+def map_to_png(map: npt.ArrayLike) -> bytes:
+    """PNG bytes of an analysis map in [0, 1], coloured dark (low) to bright (high)."""
+    a = np.asarray(map, dtype=np.float32)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim != 2:
+        raise ValueError(f"a map must be a 2-D array, got shape {a.shape}")
+    return encode_png(colorize(a))
+
+
+def shrink(map: npt.ArrayLike, max_side: int) -> npt.NDArray[np.float32]:
+    """Area-average a 2-D map so that its longer side is at most `max_side`."""
+    a = np.asarray(map, dtype=np.float32)
+    h, w = a.shape[:2]
+    longest = max(h, w)
+    if longest <= max_side:
+        return a
+    scale = max_side / longest
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    img = Image.fromarray(np.ascontiguousarray(np.nan_to_num(a)), mode="F")
+    return np.asarray(img.resize(size, Image.Resampling.BOX), dtype=np.float32)
+
+
+def orient_array(array: npt.NDArray[_T], orientation: int) -> npt.NDArray[_T]:
+    """Turn an array stored with EXIF `orientation` (1-8) the way it is meant to be displayed."""
+    a = array
+    match orientation:
+        case 2:
+            a = a[:, ::-1]
+        case 3:
+            a = a[::-1, ::-1]
+        case 4:
+            a = a[::-1, :]
+        case 5:
+            a = np.swapaxes(a, 0, 1)
+        case 6:
+            a = np.rot90(a, k=-1)
+        case 7:
+            a = np.swapaxes(a[::-1, ::-1], 0, 1)
+        case 8:
+            a = np.rot90(a, k=1)
+        case _:
+            pass
+    return np.ascontiguousarray(a)
+
+
+def oriented_size(width: int, height: int, orientation: int) -> tuple[int, int]:
+    """(width, height) once displayed: orientations 5-8 swap the sides."""
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def orient_box(
+    box: tuple[float, float, float, float], width: float, height: float, orientation: int
+) -> tuple[float, float, float, float]:
+    """Move an [x, y, w, h] box in stored pixels (image `width` x `height`) to display space.
+
+    Returns the box in display pixels, consistent with `orient_array`.
+    """
+    x, y, w, h = box
+    match orientation:
+        case 2:
+            return (width - x - w, y, w, h)
+        case 3:
+            return (width - x - w, height - y - h, w, h)
+        case 4:
+            return (x, height - y - h, w, h)
+        case 5:
+            return (y, x, h, w)
+        case 6:
+            return (height - y - h, x, h, w)
+        case 7:
+            return (height - y - h, width - x - w, h, w)
+        case 8:
+            return (y, width - x - w, h, w)
+        case _:
+            return (x, y, w, h)
