@@ -50,8 +50,17 @@ def bench_scan(workers: int) -> None:
     count = sum(1 for p in folder.rglob("*") if p.is_file())
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "scan.jsonl"
-        cmd = [sys.executable, "-m", "photoloupe.cli", "scan", str(folder), "--out", str(out),
-               "--workers", str(workers)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "photoloupe.cli",
+            "scan",
+            str(folder),
+            "--out",
+            str(out),
+            "--workers",
+            str(workers),
+        ]
         started = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         elapsed = time.perf_counter() - started

@@ -40,8 +40,9 @@ def render_harbour(seed: int = 7) -> npt.NDArray[np.uint8]:
     clouds = np.zeros((HEIGHT, WIDTH), np.float32)
     for octave in range(5):
         size = (4 * 2**octave, 3 * 2**octave)
-        layer = cv2.resize(rng.random(size[::-1], dtype=np.float32), (WIDTH, HEIGHT),
-                           interpolation=cv2.INTER_CUBIC)
+        layer = cv2.resize(
+            rng.random(size[::-1], dtype=np.float32), (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC
+        )
         clouds += layer / 2**octave
     clouds = np.clip((clouds / 1.9 - 0.45) * 2.5, 0, 1) * (y < horizon)
     sky = sky * (1 - 0.5 * clouds[..., None]) + 0.5 * clouds[..., None] * 255

@@ -8,10 +8,10 @@
 
 __version__ = "0.1.0"
 
-from photoloupe.errors import InputError, PhotoloupeError  # noqa: E402
-from photoloupe.io import Limits, Picture, load_picture  # noqa: E402
-from photoloupe.pipeline import Options, check  # noqa: E402
-from photoloupe.report.schema import SCHEMA_ID, Report  # noqa: E402
+from photoloupe.errors import InputError, PhotoloupeError
+from photoloupe.io import Limits, Picture, load_picture
+from photoloupe.pipeline import Options, check
+from photoloupe.report.schema import SCHEMA_ID, Report
 
 __all__ = [
     "SCHEMA_ID",

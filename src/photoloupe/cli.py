@@ -52,13 +52,18 @@ def _main(
 
 @app.command("check")
 def check_command(
-    images: Annotated[list[Path], typer.Argument(help="Image files to examine.", show_default=False)],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON report per line.")] = False,
+    images: Annotated[
+        list[Path], typer.Argument(help="Image files to examine.", show_default=False)
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON report per line.")
+    ] = False,
     html: Annotated[
         Path | None, typer.Option("--html", help="Write a self-contained HTML report here.")
     ] = None,
     maps: Annotated[
-        Path | None, typer.Option("--maps", help="Write every analysis map as PNG into this folder.")
+        Path | None,
+        typer.Option("--maps", help="Write every analysis map as PNG into this folder."),
     ] = None,
     lang: Annotated[str, typer.Option("--lang", help="Language of human output: en or ar.")] = "en",
 ) -> None:
@@ -79,7 +84,9 @@ def check_command(
             if os.environ.get("PHOTOLOUPE_DEBUG"):
                 raise
             failed = True
-            _emit_error(str(image), "internal_error", f"{type(exc).__name__}: {exc}", as_json=as_json)
+            _emit_error(
+                str(image), "internal_error", f"{type(exc).__name__}: {exc}", as_json=as_json
+            )
             continue
         if maps is not None:
             write_maps(report, maps)
@@ -101,8 +108,12 @@ def check_command(
 @app.command("scan")
 def scan_command(
     directory: Annotated[Path, typer.Argument(help="Folder to examine, recursively.")],
-    out: Annotated[Path, typer.Option("--out", help="JSON-lines file; appended to, never overwritten.")],
-    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Parallel processes.")] = 1,
+    out: Annotated[
+        Path, typer.Option("--out", help="JSON-lines file; appended to, never overwritten.")
+    ],
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=64, help="Parallel processes.")
+    ] = 1,
 ) -> None:
     """Examine every file under DIRECTORY, one JSON line each; resumable."""
     if not directory.is_dir():

@@ -21,7 +21,7 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 import pillow_heif
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from photoloupe.errors import (
     DecodeTimeout,
@@ -335,7 +335,7 @@ def _decode(data: bytes, name: str, path: str | None, limits: Limits) -> Picture
         raise InputError(
             "Decoding needed more memory than is available.", code="out_of_memory"
         ) from None
-    except Image.UnidentifiedImageError:
+    except UnidentifiedImageError:
         raise _unidentified(data, name) from None
     except (EOFError, OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError) as exc:
         text = str(exc)
@@ -345,9 +345,7 @@ def _decode(data: bytes, name: str, path: str | None, limits: Limits) -> Picture
             ) from None
         raise InputError(f"The picture data is damaged and cannot be decoded ({text}).") from None
     except Exception as exc:  # a decoder bug must still reach the user as a clean error
-        raise InputError(
-            f"The picture cannot be decoded ({type(exc).__name__}: {exc})."
-        ) from None
+        raise InputError(f"The picture cannot be decoded ({type(exc).__name__}: {exc}).") from None
 
     notes: list[str] = []
     if frames > 1:
@@ -355,8 +353,9 @@ def _decode(data: bytes, name: str, path: str | None, limits: Limits) -> Picture
         notes.append(f"The file holds {frames} {kind}; only the first was analysed.")
     is_dng = fmt == "TIFF" and _has_dng_tag(im)
     if is_dng:
-        notes.append("A raw DNG file: only the picture that Pillow decodes (often a preview) "
-                     "was analysed.")
+        notes.append(
+            "A raw DNG file: only the picture that Pillow decodes (often a preview) was analysed."
+        )
     if original_mode not in ("RGB", "L"):
         notes.append(f"Colour mode {original_mode} was converted to 8-bit RGB for analysis.")
     elif bit_depth > 8:
@@ -366,7 +365,9 @@ def _decode(data: bytes, name: str, path: str | None, limits: Limits) -> Picture
         name=name,
         path=path,
         format=fmt,
-        mime="image/x-adobe-dng" if is_dng else SUPPORTED_FORMATS.get(fmt, "application/octet-stream"),
+        mime="image/x-adobe-dng"
+        if is_dng
+        else SUPPORTED_FORMATS.get(fmt, "application/octet-stream"),
         width=width,
         height=height,
         frames=frames,
@@ -465,7 +466,7 @@ def _text_chunks(im: Image.Image) -> dict[str, str]:
 
 def _has_dng_tag(im: Image.Image) -> bool:
     tags = getattr(im, "tag_v2", None)
-    return bool(tags) and 50706 in tags  # DNGVersion
+    return tags is not None and 50706 in tags  # DNGVersion
 
 
 def _to_rgb8(im: Image.Image) -> npt.NDArray[np.uint8]:
@@ -477,9 +478,7 @@ def _to_rgb8(im: Image.Image) -> npt.NDArray[np.uint8]:
         else:
             arr8 = (np.clip(arr, 0, 65535) // 257).astype(np.uint8)
         return np.ascontiguousarray(np.repeat(arr8[:, :, None], 3, axis=2))
-    if mode == "P":
-        im = im.convert("RGBA")
-    elif mode == "PA":
+    if mode == "P" or mode == "PA":
         im = im.convert("RGBA")
     if im.mode != "RGB":
         im = im.convert("RGB")

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -60,7 +61,7 @@ ANALYSES: tuple[AnalysisSpec, ...] = (
 class Options:
     """What a caller may tune; the defaults suit most uses."""
 
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
     trust_anchors_pem: str | None = None
 
 
@@ -89,7 +90,9 @@ def check(
         finally:
             timings[key] = round((time.perf_counter() - t0) * 1000, 2)
 
-    picture: Picture = timed("intake", lambda: load_picture(source, name=name, limits=options.limits))
+    picture: Picture = timed(
+        "intake", lambda: load_picture(source, name=name, limits=options.limits)
+    )
     metadata: dict[str, Any] = timed("metadata", lambda: read_metadata(picture))
     c2pa = timed(
         "c2pa",
@@ -100,7 +103,9 @@ def check(
     warnings: list[str] = []
     findings: dict[str, Finding] = {}
     for spec in ANALYSES:
-        findings[spec.name] = timed(f"analysis.{spec.name}", lambda s=spec: _run_safely(s, picture, warnings))
+        findings[spec.name] = timed(
+            f"analysis.{spec.name}", partial(_run_safely, spec, picture, warnings)
+        )
 
     verdict, ai_generated, edited = judge(c2pa, markers, findings)
     _annotate_thumbnail(metadata, findings.get("thumbnail"))
@@ -149,8 +154,9 @@ def _run_safely(spec: AnalysisSpec, picture: Picture, warnings: list[str]) -> Fi
         warnings.append(f"The {spec.name} analysis ran out of memory and was skipped.")
     except Exception as exc:  # one faulty analysis must not cost the user the whole report
         warnings.append(f"The {spec.name} analysis failed ({type(exc).__name__}) and was skipped.")
-    return Finding(score=None, notes=("This analysis failed and was skipped.",),
-                   codes=("analysis_failed",))
+    return Finding(
+        score=None, notes=("This analysis failed and was skipped.",), codes=("analysis_failed",)
+    )
 
 
 def _annotate_thumbnail(metadata: dict[str, Any], finding: Finding | None) -> None:
@@ -158,7 +164,7 @@ def _annotate_thumbnail(metadata: dict[str, Any], finding: Finding | None) -> No
     if not isinstance(thumb, dict) or finding is None:
         return
     code = finding.codes[0] if finding.codes else None
-    thumb["matches"] = {"thumbnail_match": True}.get(code or "", None)
+    thumb["matches"] = {"thumbnail_match": True}.get(code or "")
     if finding.evidence_of == "editing":
         thumb["matches"] = False
     thumb["comparison"] = code

@@ -20,7 +20,9 @@ from photoloupe.report.schema import (
     C2paInfo,
     Edited,
     Evidence,
+    Reliability,
     Verdict,
+    VerdictLabel,
 )
 from photoloupe.report.translate import t
 
@@ -92,6 +94,7 @@ def judge(
         why_values.append({"codes": ", ".join(hash_codes)})
         reasons.append("c2pa_hash_mismatch")
 
+    label: VerdictLabel
     if ai_evidence:
         label = "ai-generated"
     elif edit_evidence:
@@ -109,6 +112,7 @@ def judge(
         parts.extend(t(f"verdict.not_run.{item}", lang) for item in NOT_CHECKED)
         return " ".join(parts)
 
+    reliability: Reliability
     if c2pa.ai_generated_claim and c2pa.valid:
         reliability = "high"
     elif ai_evidence:

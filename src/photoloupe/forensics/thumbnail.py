@@ -47,12 +47,18 @@ def check_thumbnail(picture: Picture) -> Finding:
     """
     raw = read_thumbnail(picture.data)
     if raw is None:
-        return Finding(score=None, notes=("The file has no embedded thumbnail to compare.",),
-                       codes=("thumbnail_absent",))
+        return Finding(
+            score=None,
+            notes=("The file has no embedded thumbnail to compare.",),
+            codes=("thumbnail_absent",),
+        )
     thumb = _decode_thumbnail(raw)
     if thumb is None:
-        return Finding(score=None, notes=("The embedded thumbnail cannot be decoded.",),
-                       codes=("thumbnail_unreadable",))
+        return Finding(
+            score=None,
+            notes=("The embedded thumbnail cannot be decoded.",),
+            codes=("thumbnail_unreadable",),
+        )
     main = _grey(_shrink_rgb(picture.pixels, 4 * max(thumb.shape)))
     # Some tools rotate the stored pixels and leave the preview as it was: try the four turns.
     turns = [np.ascontiguousarray(np.rot90(main, k)) for k in range(4)]
@@ -66,8 +72,11 @@ def check_thumbnail(picture: Picture) -> Finding:
         if best is None or ncc > best[0]:
             best = (ncc, k, candidate, content)
     if best is None:
-        return Finding(score=None, notes=("The embedded thumbnail is too small to compare.",),
-                       codes=("thumbnail_too_small",))
+        return Finding(
+            score=None,
+            notes=("The embedded thumbnail is too small to compare.",),
+            codes=("thumbnail_too_small",),
+        )
     ncc, turn, main_best, content = best
     residual = _residual(_blur(_resize(main_best, content.shape)), _blur(content))
     details: dict[str, object] = {
@@ -76,8 +85,12 @@ def check_thumbnail(picture: Picture) -> Finding:
         "quarter_turns": turn,
     }
     rotated_note = (
-        ("The picture is stored turned by a quarter or half turn relative to its thumbnail "
-         "(a lossless rotation, which changes no content).",) if turn else ()
+        (
+            "The picture is stored turned by a quarter or half turn relative to its thumbnail "
+            "(a lossless rotation, which changes no content).",
+        )
+        if turn
+        else ()
     )
 
     if ncc >= MATCH_NCC:
@@ -198,7 +211,7 @@ def _residual(
     design = np.stack([x, np.ones_like(x)], axis=1)
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
     fitted = (design @ coef).reshape(main.shape)
-    return np.abs(fitted - thumb.astype(np.float64)).astype(np.float32)
+    return np.asarray(np.abs(fitted - thumb.astype(np.float64)), dtype=np.float32)
 
 
 def _worst_tile(residual: npt.NDArray[np.float32]) -> tuple[float, float]:
@@ -206,7 +219,9 @@ def _worst_tile(residual: npt.NDArray[np.float32]) -> tuple[float, float]:
     means = []
     for i in range(_GRID):
         for j in range(_GRID):
-            tile = residual[i * h // _GRID : (i + 1) * h // _GRID, j * w // _GRID : (j + 1) * w // _GRID]
+            tile = residual[
+                i * h // _GRID : (i + 1) * h // _GRID, j * w // _GRID : (j + 1) * w // _GRID
+            ]
             if tile.size:
                 means.append(float(tile.mean()))
     worst = max(means)
@@ -235,7 +250,7 @@ def _strip_bars(thumb: npt.NDArray[np.float32], aspect: float) -> npt.NDArray[np
     stripped = thumb[top:bottom, left:right]
 
     def aspect_error(img: npt.NDArray[np.float32]) -> float:
-        return abs(np.log((img.shape[1] / img.shape[0]) / aspect))
+        return abs(float(np.log((img.shape[1] / img.shape[0]) / aspect)))
 
     return stripped if aspect_error(stripped) + 0.02 < aspect_error(thumb) else thumb
 
@@ -250,10 +265,10 @@ def _find_crop(
     best, best_fraction = -1.0, 1.0
     for w in np.unique(np.geomspace(_MIN_TEMPLATE, tw, 40).round().astype(int)):
         w = int(w)
-        h = int(round(w * mh / mw))
+        h = round(w * mh / mw)
         if h > th:
             h = th
-            w = int(round(h * mw / mh))
+            w = round(h * mw / mh)
         if w < _MIN_TEMPLATE or h < _MIN_TEMPLATE or w > tw or h > th:
             continue
         template = _blur(_resize(main, (h, w)))
@@ -262,8 +277,9 @@ def _find_crop(
         scores = cv2.matchTemplate(blurred_thumb, template, cv2.TM_CCOEFF_NORMED)
         # Windows of the thumbnail without texture give meaningless (often perfect) scores.
         mean = cv2.boxFilter(blurred_thumb, -1, (w, h), normalize=True, anchor=(0, 0))
-        mean_sq = cv2.boxFilter(blurred_thumb * blurred_thumb, -1, (w, h), normalize=True,
-                                anchor=(0, 0))
+        mean_sq = cv2.boxFilter(
+            blurred_thumb * blurred_thumb, -1, (w, h), normalize=True, anchor=(0, 0)
+        )
         var = (mean_sq - mean * mean)[: th - h + 1, : tw - w + 1]
         scores = np.where(var >= _MIN_STD**2, scores, -1.0)
         score = float(scores.max())
@@ -273,4 +289,4 @@ def _find_crop(
 
 
 def _as_map(residual: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    return np.clip(residual / 0.25, 0.0, 1.0).astype(np.float32)
+    return np.asarray(np.clip(residual / 0.25, 0.0, 1.0), dtype=np.float32)

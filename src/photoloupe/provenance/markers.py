@@ -93,9 +93,9 @@ def find_ai_markers(metadata: dict[str, Any]) -> list[AiMarker]:
                     break
 
     for key in _NAME_FIELDS:
-        value = fields.get(key)
-        if value:
-            markers.extend(_name_markers(value, _where(key), kind="software"))
+        text = fields.get(key)
+        if text:
+            markers.extend(_name_markers(text, _where(key), kind="software"))
     for key, value in fields.items():
         if key.startswith("Xmp.xmpMM.History") and key.endswith(("softwareAgent", "parameters")):
             markers.extend(_name_markers(value, _where(key), kind="history"))
@@ -131,17 +131,24 @@ def _png_markers(chunks: dict[str, str]) -> list[AiMarker]:
             )
         elif lowered in ("prompt", "workflow") and _looks_like_comfyui(value):
             out.append(
-                AiMarker(kind="comfyui_graph", value=_preview(value), where=where, generator="ComfyUI")
+                AiMarker(
+                    kind="comfyui_graph", value=_preview(value), where=where, generator="ComfyUI"
+                )
             )
         elif lowered in ("invokeai_metadata", "invokeai_graph", "sd-metadata", "dream"):
             out.append(
-                AiMarker(kind="invokeai_metadata", value=_preview(value), where=where,
-                         generator="InvokeAI")
+                AiMarker(
+                    kind="invokeai_metadata",
+                    value=_preview(value),
+                    where=where,
+                    generator="InvokeAI",
+                )
             )
         elif lowered == "comment" and _looks_like_novelai_comment(value):
             out.append(
-                AiMarker(kind="novelai_comment", value=_preview(value), where=where,
-                         generator="NovelAI")
+                AiMarker(
+                    kind="novelai_comment", value=_preview(value), where=where, generator="NovelAI"
+                )
             )
         elif lowered in ("software", "source", "title", "description", "author", "comment"):
             out.extend(_name_markers(value, where, kind="png_text"))
@@ -166,8 +173,10 @@ def _looks_like_novelai_comment(text: str) -> bool:
         data = json.loads(text)
     except (ValueError, RecursionError):
         return False
-    return isinstance(data, dict) and {"steps", "sampler"} <= set(data) and (
-        "scale" in data or "seed" in data
+    return (
+        isinstance(data, dict)
+        and {"steps", "sampler"} <= set(data)
+        and ("scale" in data or "seed" in data)
     )
 
 

@@ -25,8 +25,24 @@ MAX_TAGS_PER_BLOCK = 3000
 MAX_THUMBNAIL_BYTES = 2 * 1024 * 1024
 
 _MAKERNOTE_GROUPS = (
-    "Canon", "Nikon", "Olympus", "Panasonic", "Pentax", "Sony", "Fujifilm", "Minolta", "Samsung",
-    "Sigma", "Casio", "Apple", "Google", "Leica", "Kodak", "Ricoh", "Sanyo", "Nintendo",
+    "Canon",
+    "Nikon",
+    "Olympus",
+    "Panasonic",
+    "Pentax",
+    "Sony",
+    "Fujifilm",
+    "Minolta",
+    "Samsung",
+    "Sigma",
+    "Casio",
+    "Apple",
+    "Google",
+    "Leica",
+    "Kodak",
+    "Ricoh",
+    "Sanyo",
+    "Nintendo",
 )
 _BINARY_VALUE = re.compile(r"^(?:\d{1,3} ){64,}")
 
@@ -38,7 +54,11 @@ _DATE_KEYS: dict[str, tuple[str, ...]] = {
         "Xmp.photoshop.DateCreated",
         "Iptc.Application2.DateCreated",
     ),
-    "digitized": ("Exif.Photo.DateTimeDigitized", "Xmp.xmp.CreateDate", "Xmp.exif.DateTimeDigitized"),
+    "digitized": (
+        "Exif.Photo.DateTimeDigitized",
+        "Xmp.xmp.CreateDate",
+        "Xmp.exif.DateTimeDigitized",
+    ),
     "modified": ("Exif.Image.DateTime", "Xmp.xmp.ModifyDate", "Xmp.xmp.MetadataDate"),
 }
 _SOFTWARE_KEYS = (
@@ -190,9 +210,9 @@ def _software(block: dict[str, str]) -> list[str]:
 def _history_agents(xmp: dict[str, str]) -> list[str]:
     agents: list[str] = []
     for key, value in xmp.items():
-        if key.startswith("Xmp.xmpMM.History") and key.endswith("softwareAgent"):
-            if value not in agents:
-                agents.append(value)
+        is_agent = key.startswith("Xmp.xmpMM.History") and key.endswith("softwareAgent")
+        if is_agent and value not in agents:
+            agents.append(value)
     return agents
 
 
@@ -255,4 +275,10 @@ def _thumbnail_facts(thumb: bytes | None) -> dict[str, Any] | None:
             width, height = im.size
     except Exception:
         return {"present": True, "readable": False, "bytes": len(thumb)}
-    return {"present": True, "readable": True, "width": width, "height": height, "bytes": len(thumb)}
+    return {
+        "present": True,
+        "readable": True,
+        "width": width,
+        "height": height,
+        "bytes": len(thumb),
+    }
