@@ -312,7 +312,7 @@ def _decode(data: bytes, name: str, path: str | None, limits: Limits) -> Picture
                     "It is either very large or a decompression bomb."
                 )
             frames = _count_frames(im, limits)
-            animated = bool(getattr(im, "is_animated", False)) and fmt != "MPO"
+            animated = bool(getattr(im, "is_animated", False)) and fmt not in ("MPO", "TIFF")
             if frames > 1:
                 im.seek(0)
             icc = im.info.get("icc_profile") or None
@@ -339,7 +339,9 @@ def _decode(data: bytes, name: str, path: str | None, limits: Limits) -> Picture
         raise _unidentified(data, name) from None
     except (EOFError, OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError) as exc:
         text = str(exc)
-        if isinstance(exc, EOFError) or "truncated" in text or "end of file" in text.lower():
+        if isinstance(exc, EOFError) or any(
+            k in text.lower() for k in ("truncated", "end of file")
+        ):
             raise TruncatedFile(
                 "The file is truncated or damaged: its picture data ends early."
             ) from None

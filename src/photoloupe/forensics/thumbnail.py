@@ -117,7 +117,8 @@ def check_thumbnail(picture: Picture) -> Finding:
             details=details,
         )
 
-    crop_ncc, crop_fraction = max(_find_crop(candidate, thumb) for candidate in turns)
+    # A crop is searched for as stored and at the best-matching turn; other turns are rare.
+    crop_ncc, crop_fraction = max(_find_crop(turns[k], thumb) for k in sorted({0, turn}))
     details["crop_similarity"] = round(crop_ncc, 4)
     details["crop_fraction"] = round(crop_fraction, 3)
     if crop_ncc >= CROP_NCC and crop_ncc - ncc >= CROP_GAIN and crop_fraction <= CROP_MAX_FRACTION:
@@ -263,7 +264,7 @@ def _find_crop(
     mh, mw = main.shape
     blurred_thumb = _blur(thumb)
     best, best_fraction = -1.0, 1.0
-    for w in np.unique(np.geomspace(_MIN_TEMPLATE, tw, 40).round().astype(int)):
+    for w in np.unique(np.geomspace(_MIN_TEMPLATE, tw, 28).round().astype(int)):
         w = int(w)
         h = round(w * mh / mw)
         if h > th:

@@ -95,7 +95,7 @@ def find_ai_markers(metadata: dict[str, Any]) -> list[AiMarker]:
     for key in _NAME_FIELDS:
         text = fields.get(key)
         if text:
-            markers.extend(_name_markers(text, _where(key), kind="software"))
+            markers.extend(_name_markers(text, _where(key), kind="generator_name"))
     for key, value in fields.items():
         if key.startswith("Xmp.xmpMM.History") and key.endswith(("softwareAgent", "parameters")):
             markers.extend(_name_markers(value, _where(key), kind="history"))

@@ -1,0 +1,134 @@
+"""Metadata extraction: known values from the corpus, and files made here."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pyexiv2
+import pytest
+from PIL import Image
+
+from photoloupe.io import load_picture
+from photoloupe.provenance.metadata import MAX_VALUE_CHARS, read_metadata
+from tests.conftest import SHARED, needs_shared
+
+
+def _jpeg_with(exif: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 100, 50)).save(buf, "JPEG")
+    with pyexiv2.ImageData(buf.getvalue()) as img:
+        img.modify_exif(exif)
+        return bytes(img.get_bytes())
+
+
+def test_gps_south_west_is_negative_decimal_degrees() -> None:
+    data = _jpeg_with(
+        {
+            "Exif.GPSInfo.GPSLatitude": "33/1 51/1 3540/100",
+            "Exif.GPSInfo.GPSLatitudeRef": "S",
+            "Exif.GPSInfo.GPSLongitude": "151/1 12/1 3600/100",
+            "Exif.GPSInfo.GPSLongitudeRef": "W",
+            "Exif.GPSInfo.GPSAltitude": "58/1",
+            "Exif.GPSInfo.GPSAltitudeRef": "1",
+        }
+    )
+    gps = read_metadata(load_picture(data, name="x.jpg"))["gps"]
+    assert gps["latitude"] == -round(33 + 51 / 60 + 35.4 / 3600, 7)
+    assert gps["longitude"] == -151.21
+    assert gps["altitude_m"] == -58.0
+
+
+def test_dates_software_and_camera() -> None:
+    data = _jpeg_with(
+        {
+            "Exif.Image.Make": "Canon",
+            "Exif.Image.Model": "Canon EOS R5",
+            "Exif.Image.Software": "Adobe Photoshop 25.0 (Windows)",
+            "Exif.Photo.DateTimeOriginal": "2024:07:13 18:11:00",
+            "Exif.Photo.DateTimeDigitized": "2024:07:13 18:11:00",
+            "Exif.Image.DateTime": "2024:07:14 09:00:00",
+        }
+    )
+    meta = read_metadata(load_picture(data, name="x.jpg"))
+    assert (meta["make"], meta["model"]) == ("Canon", "Canon EOS R5")
+    assert meta["dates"] == {
+        "captured": "2024:07:13 18:11:00",
+        "digitized": "2024:07:13 18:11:00",
+        "modified": "2024:07:14 09:00:00",
+    }
+    assert meta["software"] == ["Adobe Photoshop 25.0 (Windows)"]
+    assert meta["gps"] is None
+    assert meta["thumbnail"] is None
+
+
+def test_long_values_are_truncated_and_the_report_stays_json() -> None:
+    huge = "x" * (3 * MAX_VALUE_CHARS)
+    meta = read_metadata(load_picture(_jpeg_with({"Exif.Image.ImageDescription": huge}), name="x"))
+    value = meta["exif"]["Exif.Image.ImageDescription"]
+    assert value.startswith("x" * MAX_VALUE_CHARS)
+    assert len(value) < MAX_VALUE_CHARS + 100
+    assert "more characters" in value
+    json.dumps(meta)
+
+
+def test_too_many_tags_are_capped_and_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from photoloupe.provenance import metadata
+
+    monkeypatch.setattr(metadata, "MAX_TAGS_PER_BLOCK", 3)
+    tags = {
+        "Exif.Image.Make": "a",
+        "Exif.Image.Model": "b",
+        "Exif.Image.Software": "c",
+        "Exif.Image.Artist": "d",
+        "Exif.Image.Copyright": "e",
+    }
+    meta = read_metadata(load_picture(_jpeg_with(tags), name="x.jpg"))
+    assert len(meta["exif"]) == 3
+    assert meta["truncated"]["exif"] >= 2
+
+
+def test_icc_profile_name() -> None:
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(buf, "JPEG", icc_profile=profile)
+    meta = read_metadata(load_picture(buf.getvalue(), name="x.jpg"))
+    assert meta["icc_profile"] and "sRGB" in meta["icc_profile"]
+
+
+def test_a_file_exiv2_cannot_read_still_gives_metadata_keys() -> None:
+    buf = io.BytesIO()
+    Image.new("P", (8, 8)).save(buf, "GIF")
+    meta = read_metadata(load_picture(buf.getvalue(), name="x.gif"))
+    for key in ("exif", "xmp", "iptc", "dates", "software", "gps", "thumbnail", "errors"):
+        assert key in meta
+
+
+@needs_shared
+def test_gps_and_maker_notes_of_a_nikon_sample() -> None:
+    meta = read_metadata(load_picture(SHARED / "metadata/exif-samples/exif-samples-0a7864e5fa.jpg"))
+    assert meta["make"] == "NIKON"
+    assert meta["gps"]["latitude"] == 43.4684417
+    assert meta["gps"]["longitude"] == 11.881515
+    assert meta["maker_notes"]["readable"] is True
+    assert "Nikon3" in meta["maker_notes"]["groups"]
+    assert any(k.startswith("Exif.Nikon3.") for k in meta["exif"])
+
+
+@needs_shared
+def test_heic_metadata_is_read() -> None:
+    path = SHARED / "metadata/formats/metadata-extractor-image-f40b97f76a.heic"
+    meta = read_metadata(load_picture(path))
+    assert (meta["make"], meta["model"]) == ("Apple", "iPhone 8")
+    assert meta["icc_profile"] == "Display P3"
+    assert meta["gps"] is not None and abs(meta["gps"]["latitude"] - 23.1779167) < 1e-6
+
+
+@needs_shared
+def test_camera_thumbnail_facts() -> None:
+    meta = read_metadata(load_picture(SHARED / "real/full/metadata-extractor-image-017cb13148.jpg"))
+    assert meta["thumbnail"]["present"] is True
+    assert (meta["thumbnail"]["width"], meta["thumbnail"]["height"]) == (160, 120)
+    assert meta["dates"]["captured"] == "2000:12:30 10:18:16"
