@@ -1,0 +1,177 @@
+"""The command line: output formats, exit codes, maps, HTML, and the resumable scan."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from photoloupe.cli import app
+from photoloupe.report.schema import ErrorReport, Report
+from tests.conftest import ROOT
+
+EXAMPLES = ROOT / "examples"
+runner = CliRunner()
+
+
+def _lines(output: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+def test_check_json_prints_one_report_per_line() -> None:
+    result = runner.invoke(
+        app,
+        ["check", "--json", str(EXAMPLES / "harbour.jpg"), str(EXAMPLES / "harbour-edited.jpg")],
+    )
+    assert result.exit_code == 0, result.output
+    reports = [Report.model_validate(r) for r in _lines(result.stdout)]
+    assert [r.file.name for r in reports] == ["harbour.jpg", "harbour-edited.jpg"]
+    assert reports[0].path == str(EXAMPLES / "harbour.jpg")
+
+
+def test_a_bad_file_gets_an_error_line_exit_3_and_the_others_still_report(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    result = runner.invoke(app, ["check", "--json", str(bad), str(EXAMPLES / "harbour.jpg")])
+    assert result.exit_code == 3
+    first, second = _lines(result.stdout)
+    error = ErrorReport.model_validate(first)
+    assert error.path == str(bad)
+    assert error.error.code and error.error.message
+    assert Report.model_validate(second).file.name == "harbour.jpg"
+
+
+def test_human_output_names_the_verdict_in_the_chosen_language() -> None:
+    en = runner.invoke(app, ["check", str(EXAMPLES / "harbour-edited.jpg")])
+    ar = runner.invoke(app, ["check", "--lang", "ar", str(EXAMPLES / "harbour-edited.jpg")])
+    assert en.exit_code == ar.exit_code == 0
+    assert "Evidence of editing" in en.stdout
+    assert "دلائل على التعديل" in ar.stdout
+
+
+def test_maps_are_written_and_named_in_the_report(tmp_path: Path) -> None:
+    maps = tmp_path / "maps"
+    result = runner.invoke(
+        app, ["check", "--json", "--maps", str(maps), str(EXAMPLES / "harbour-edited.jpg")]
+    )
+    assert result.exit_code == 0, result.output
+    (report,) = _lines(result.stdout)
+    map_path = Path(report["analyses"]["thumbnail"]["map"])  # type: ignore[index]
+    assert map_path.parent == maps and map_path.is_file()
+    with Image.open(map_path) as im:
+        assert im.format == "PNG" and min(im.size) > 8
+
+
+def test_html_in_english_and_arabic(tmp_path: Path) -> None:
+    for lang in ("en", "ar"):
+        out = tmp_path / f"report.{lang}.html"
+        result = runner.invoke(
+            app,
+            [
+                "check",
+                "--html",
+                str(out),
+                "--lang",
+                lang,
+                str(EXAMPLES / "harbour.jpg"),
+                str(EXAMPLES / "content-credentials-ai.jpg"),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        page = out.read_text("utf-8")
+        direction = "rtl" if lang == "ar" else "ltr"
+        assert f'<html lang="{lang}" dir="{direction}">' in page
+        assert "harbour.jpg" in page and "content-credentials-ai.jpg" in page
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["check"], ["check", "--lang", "fr", "x.jpg"], ["check", "--nope", "x.jpg"], ["frobnicate"]],
+)
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    assert runner.invoke(app, args).exit_code == 2
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and "photoloupe.report/1" in result.stdout
+
+
+# --- scan ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "inbox"
+    (root / "nested").mkdir(parents=True)
+    shutil.copy(EXAMPLES / "harbour.jpg", root / "a.jpg")
+    shutil.copy(EXAMPLES / "diffusion-parameters.png", root / "nested" / "b.png")
+    (root / "notes.txt").write_text("not a picture")
+    (root / ".hidden.jpg").write_bytes(b"skipped")
+    return root
+
+
+def _scan(folder: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "photoloupe.cli", "scan", str(folder), "--out", str(out), *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def test_scan_writes_one_line_per_file_and_goes_on_after_a_bad_file(
+    folder: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "results.jsonl"
+    result = _scan(folder, out)
+    assert result.returncode == 0, result.stderr
+    records = _lines(out.read_text("utf-8"))
+    by_path = {Path(str(r["path"])).name: r for r in records}
+    assert set(by_path) == {"a.jpg", "b.png", "notes.txt"}
+    assert by_path["notes.txt"]["error"]["code"] == "unsupported_format"  # type: ignore[index]
+    assert by_path["b.png"]["verdict"]["label"] == "ai-generated"  # type: ignore[index]
+    assert "scanning" in result.stderr  # the progress bar goes to stderr
+    assert result.stdout == ""
+
+
+def test_scan_is_resumable_and_survives_a_torn_last_line(folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results.jsonl"
+    assert _scan(folder, out).returncode == 0
+    first = out.read_text("utf-8")
+    assert _scan(folder, out).returncode == 0
+    assert out.read_text("utf-8") == first  # nothing examined twice
+
+    shutil.copy(EXAMPLES / "harbour-edited.jpg", folder / "c.jpg")
+    with out.open("a", encoding="utf-8") as fh:
+        fh.write('{"schema": "photoloupe.report/1", "path": "torn')  # a crash mid-line
+    assert _scan(folder, out).returncode == 0
+    lines = out.read_text("utf-8").splitlines()
+    parsed = []
+    for line in lines:
+        try:
+            parsed.append(json.loads(line))
+        except ValueError:
+            continue
+    names = sorted(Path(str(r["path"])).name for r in parsed)
+    assert names == ["a.jpg", "b.png", "c.jpg", "notes.txt"]
+
+
+def test_scan_with_two_workers_gives_the_same_lines(folder: Path, tmp_path: Path) -> None:
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    assert _scan(folder, one).returncode == 0
+    assert _scan(folder, two, "--workers", "2").returncode == 0
+
+    def key(path: Path) -> dict[str, object]:
+        return {
+            str(r["path"]): (r.get("verdict") or r.get("error"))
+            for r in _lines(path.read_text("utf-8"))
+        }
+
+    assert key(one) == key(two)
+
+
+def test_scan_of_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
+    assert _scan(tmp_path / "nope", tmp_path / "o.jsonl").returncode == 2

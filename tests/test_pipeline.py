@@ -1,0 +1,220 @@
+"""The whole pipeline: reports validate, verdicts follow the evidence, and the corpus passes."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+import photoloupe
+from photoloupe import pipeline
+from photoloupe.errors import InputError
+from photoloupe.findings import Finding
+from photoloupe.report.schema import SCHEMA_ID, Report
+from tests.conftest import ROOT, SHARED, manifest, needs_shared, shared_files
+
+EXAMPLES = ROOT / "examples"
+# Words a report must never use about a picture (see the brief: evidence, never verdicts).
+FORBIDDEN = re.compile(r"\b(fake|fakes|real|proof|proves|proven|authentic|genuine)\b", re.I)
+
+
+def _all_text(report: Report) -> list[str]:
+    texts = [report.verdict.summary]
+    texts += [e.message for e in report.ai_generated.evidence + report.edited.evidence]
+    for analysis in report.analyses.values():
+        texts += analysis.notes
+    return texts
+
+
+def _jpeg(size: tuple[int, int] = (64, 48)) -> bytes:
+    buf = io.BytesIO()
+    Image.effect_noise(size, 40).convert("RGB").save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def test_report_has_the_documented_shape() -> None:
+    data = json.loads(photoloupe.check(EXAMPLES / "harbour.jpg").to_json())
+    assert data["schema"] == SCHEMA_ID
+    assert set(data["file"]) >= {"name", "sha256", "bytes", "format", "width", "height", "frames"}
+    assert set(data["verdict"]) >= {"label", "summary", "summary_ar"}
+    assert set(data["ai_generated"]) >= {
+        "probability",
+        "threshold",
+        "decision",
+        "reliability",
+        "evidence",
+        "model",
+    }
+    assert set(data["edited"]) >= {"probability", "map", "regions"}
+    assert set(data["provenance"]) == {"metadata", "c2pa", "ai_markers"}
+    assert set(data["provenance"]["c2pa"]) >= {
+        "present",
+        "valid",
+        "state",
+        "signer",
+        "claim_generator",
+        "ai_generated_claim",
+        "errors",
+    }
+    assert set(data["analyses"]["thumbnail"]) >= {"score", "map", "notes"}
+    assert data["timings_ms"]["total"] > 0
+    Report.model_validate(data)  # round trip through the public model
+
+
+def test_without_a_detector_probability_is_null_and_the_verdict_says_what_was_not_checked() -> None:
+    report = photoloupe.check(EXAMPLES / "harbour.jpg")
+    assert report.ai_generated.probability is None
+    assert report.edited.probability is None
+    assert report.verdict.label == "inconclusive"
+    assert "ai_detector" in report.verdict.not_checked
+    assert {"metadata", "c2pa", "ai_markers", "thumbnail"} <= set(report.verdict.checked)
+    assert "not part of this version" in report.verdict.summary
+    assert report.verdict.summary_ar and report.verdict.summary_ar != report.verdict.summary
+
+
+@pytest.mark.parametrize(
+    ("name", "label", "reason"),
+    [
+        ("harbour.jpg", "inconclusive", None),
+        ("harbour-edited.jpg", "edited", "thumbnail_local_mismatch"),
+        ("diffusion-parameters.png", "ai-generated", "metadata_ai_marker"),
+        ("content-credentials-ai.jpg", "ai-generated", "c2pa_ai_claim"),
+    ],
+)
+def test_demo_verdicts(name: str, label: str, reason: str | None) -> None:
+    report = photoloupe.check(EXAMPLES / name)
+    assert report.verdict.label == label
+    if reason:
+        assert reason in report.verdict.reasons
+
+
+def test_signed_ai_declaration_is_high_reliability() -> None:
+    report = photoloupe.check(EXAMPLES / "content-credentials-ai.jpg")
+    assert report.provenance.c2pa.valid is True
+    assert report.provenance.c2pa.trusted is False
+    assert report.ai_generated.reliability == "high"
+    assert report.ai_generated.decision == "ai-generated"
+
+
+def test_unsigned_metadata_declaration_is_medium_reliability() -> None:
+    report = photoloupe.check(EXAMPLES / "diffusion-parameters.png")
+    assert report.ai_generated.reliability == "medium"
+    assert report.provenance.ai_markers[0].where == "PNG text chunk 'parameters'"
+
+
+def test_bytes_and_path_give_the_same_findings() -> None:
+    path = EXAMPLES / "harbour-edited.jpg"
+    from_path = photoloupe.check(path)
+    from_bytes = photoloupe.check(path.read_bytes(), name=path.name)
+    assert from_bytes.path is None
+    assert from_bytes.file == from_path.file
+    assert from_bytes.verdict == from_path.verdict
+
+
+def test_bad_input_raises_input_error_with_a_code() -> None:
+    with pytest.raises(InputError) as info:
+        photoloupe.check(b"\x00" * 100, name="zeros.jpg")
+    assert info.value.code and info.value.message
+
+
+def test_a_crashing_analysis_costs_only_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(_: Any) -> Finding:
+        raise RuntimeError("boom")
+
+    spec = pipeline.AnalysisSpec(name="broken", run=broken, summary="always fails")
+    monkeypatch.setattr(pipeline, "ANALYSES", (*pipeline.ANALYSES, spec))
+    report = photoloupe.check(_jpeg(), name="x.jpg")
+    assert report.analyses["broken"].codes == ["analysis_failed"]
+    assert report.analyses["broken"].score is None
+    assert any("broken" in w for w in report.warnings)
+    assert "thumbnail" in report.analyses
+
+
+def test_preview_is_made_on_demand_in_display_orientation() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise for display
+    buf = io.BytesIO()
+    Image.new("RGB", (80, 40), (10, 200, 10)).save(buf, "JPEG", exif=exif.tobytes())
+    report = photoloupe.check(buf.getvalue(), name="x.jpg")
+    assert (report.file.width, report.file.height, report.file.orientation) == (80, 40, 6)
+    assert report._preview is None
+    assert report.preview is not None and report.preview.shape[:2] == (80, 40)
+
+
+def test_no_forbidden_words_in_demo_reports() -> None:
+    for path in sorted(EXAMPLES.glob("*.*")):
+        if path.suffix in (".jpg", ".png"):
+            for text in _all_text(photoloupe.check(path)):
+                assert not FORBIDDEN.search(text), text
+
+
+# --- The corpus ------------------------------------------------------------------------------
+
+
+def _corpus() -> list[Path]:
+    return shared_files("metadata") + shared_files("c2pa")
+
+
+@needs_shared
+@pytest.mark.parametrize("path", _corpus(), ids=lambda p: p.name)
+def test_every_metadata_and_c2pa_file_gives_a_report_or_a_clean_error(path: Path) -> None:
+    try:
+        report = photoloupe.check(path)
+    except InputError as exc:
+        assert exc.code and exc.message
+        return
+    Report.model_validate_json(report.to_json())
+    for text in _all_text(report):
+        assert not FORBIDDEN.search(text), text
+
+
+@needs_shared
+def test_signed_fixtures_report_a_manifest_and_bing_declares_ai() -> None:
+    entries = manifest()
+    signed = [
+        p
+        for p in shared_files("c2pa/signed")
+        # One file in signed/ is c2pa-rs's `no_manifest.jpg`: it has no manifest by design.
+        if "no_manifest" not in entries[str(p.relative_to(SHARED))]["source_path"]
+    ]
+    assert len(signed) >= 14
+    for path in signed:
+        assert photoloupe.check(path).provenance.c2pa.present is True, path.name
+    bing = photoloupe.check(SHARED / "c2pa/signed/c2pa-extension-validator-a0de05cb8b.jpg")
+    assert bing.provenance.c2pa.ai_generated_claim is True
+    assert bing.verdict.label == "ai-generated"
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("c2pa-python-20dc072a4c.jpg", "claimSignature.mismatch"),
+        ("c2pa-python-81f20702a2.jpg", "assertion.dataHash.mismatch"),
+    ],
+)
+def test_broken_fixtures_are_invalid_with_their_codes(name: str, code: str) -> None:
+    c2pa = photoloupe.check(SHARED / "c2pa/signed" / name).provenance.c2pa
+    assert c2pa.present is True
+    assert c2pa.valid is False
+    assert code in {e.code for e in c2pa.errors}
+
+
+@needs_shared
+def test_a_data_hash_mismatch_is_evidence_of_editing() -> None:
+    report = photoloupe.check(SHARED / "c2pa/signed/c2pa-python-81f20702a2.jpg")
+    assert report.verdict.label == "edited"
+    assert "c2pa_hash_mismatch" in report.verdict.reasons
+
+
+@needs_shared
+@pytest.mark.parametrize("path", shared_files("real/full"), ids=lambda p: p.name)
+def test_camera_originals_are_never_labelled_edited_or_ai(path: Path) -> None:
+    report = photoloupe.check(path)
+    assert report.verdict.label == "inconclusive"
+    assert report.provenance.metadata["thumbnail"]["matches"] is True
