@@ -25,8 +25,8 @@ demo: install
 	@echo "Reports written: examples/out/report.json, report.html, report.ar.html"
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks examples training
-	$(BIN)/ruff format --check src tests benchmarks examples training
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
 
 typecheck: install
 	$(BIN)/mypy
