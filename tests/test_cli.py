@@ -175,3 +175,25 @@ def test_scan_with_two_workers_gives_the_same_lines(folder: Path, tmp_path: Path
 
 def test_scan_of_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     assert _scan(tmp_path / "nope", tmp_path / "o.jsonl").returncode == 2
+
+
+def test_trust_anchors_make_a_signature_trusted(tmp_path: Path) -> None:
+    from photoloupe.provenance.demo_signing import make_throwaway_chain, sign
+
+    chain = make_throwaway_chain("cli test")
+    manifest = {
+        "claim_generator_info": [{"name": "cli-test", "version": "1"}],
+        "assertions": [
+            {"label": "c2pa.actions", "data": {"actions": [{"action": "c2pa.created"}]}}
+        ],
+    }
+    signed = tmp_path / "signed.jpg"
+    signed.write_bytes(sign((EXAMPLES / "harbour.jpg").read_bytes(), "image/jpeg", manifest, chain))
+    anchors = tmp_path / "roots.pem"
+    anchors.write_text(chain.root_pem)
+    plain = runner.invoke(app, ["check", "--json", str(signed)])
+    trusted = runner.invoke(app, ["check", "--json", "--trust-anchors", str(anchors), str(signed)])
+    assert plain.exit_code == trusted.exit_code == 0
+    assert _lines(plain.stdout)[0]["provenance"]["c2pa"]["state"] == "valid"  # type: ignore[index]
+    c2pa = _lines(trusted.stdout)[0]["provenance"]["c2pa"]  # type: ignore[index]
+    assert (c2pa["state"], c2pa["trusted"]) == ("trusted", True)  # type: ignore[index]

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from photoloupe import __version__
 from photoloupe.errors import PhotoloupeError
+from photoloupe.pipeline import Options
 from photoloupe.pipeline import check as run_check
 from photoloupe.report.schema import SCHEMA_ID, ErrorBody, ErrorReport, Report
 from photoloupe.report.translate import LANGS, t
@@ -33,6 +34,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 stderr = Console(stderr=True)
+TRUST_ANCHORS_OPTION = typer.Option(
+    "--trust-anchors",
+    help="PEM file of root certificates to trust for Content Credentials (C2PA).",
+    exists=True,
+    dir_okay=False,
+    readable=True,
+)
 
 
 def _version(value: bool) -> None:
@@ -66,16 +74,18 @@ def check_command(
         typer.Option("--maps", help="Write every analysis map as PNG into this folder."),
     ] = None,
     lang: Annotated[str, typer.Option("--lang", help="Language of human output: en or ar.")] = "en",
+    trust_anchors: Annotated[Path | None, TRUST_ANCHORS_OPTION] = None,
 ) -> None:
     """Examine IMAGE files and report what they show about their origin."""
     if lang not in LANGS:
         stderr.print(f"--lang must be one of: {', '.join(LANGS)}")
         raise typer.Exit(EXIT_USAGE)
+    options = _options(trust_anchors)
     reports: list[Report] = []
     failed = False
     for image in images:
         try:
-            report = run_check(image)
+            report = run_check(image, options=options)
         except PhotoloupeError as exc:
             failed = True
             _emit_error(str(image), exc.code, exc.message, as_json=as_json)
@@ -114,11 +124,13 @@ def scan_command(
     workers: Annotated[
         int, typer.Option("--workers", min=1, max=64, help="Parallel processes.")
     ] = 1,
+    trust_anchors: Annotated[Path | None, TRUST_ANCHORS_OPTION] = None,
 ) -> None:
     """Examine every file under DIRECTORY, one JSON line each; resumable."""
     if not directory.is_dir():
         stderr.print(f"Not a folder: {directory}")
         raise typer.Exit(EXIT_USAGE)
+    options = _options(trust_anchors)
     done = already_scanned(out)
     out_resolved = out.resolve()
     todo = [p for p in iter_files(directory) if p not in done and Path(p).resolve() != out_resolved]
@@ -129,7 +141,7 @@ def scan_command(
         if out.stat().st_size and not _ends_with_newline(out):
             sink.write("\n")  # the previous run died mid-line; start clean
         task = progress.add_task("scanning", total=len(todo))
-        for line, is_error in _scan_lines(todo, workers):
+        for line, is_error in _scan_lines(todo, workers, options):
             sink.write(line + "\n")
             sink.flush()
             errors += is_error
@@ -139,6 +151,17 @@ def scan_command(
         f"{skipped} already in {out} were skipped."
     )
     raise typer.Exit(EXIT_OK)
+
+
+def _options(trust_anchors: Path | None) -> Options:
+    if trust_anchors is None:
+        return Options()
+    try:
+        pem = trust_anchors.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        stderr.print(f"The trust anchors cannot be read: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    return Options(trust_anchors_pem=pem)
 
 
 def write_maps(report: Report, folder: Path) -> None:
@@ -157,13 +180,13 @@ def write_maps(report: Report, folder: Path) -> None:
             report.edited.map = str(path)
 
 
-def check_to_line(path: str) -> tuple[str, bool]:
+def check_to_line(path: str, options: Options | None = None) -> tuple[str, bool]:
     """One scan line for `path` (its report, or its error) and whether it is an error.
 
     Runs in worker processes, so it returns text rather than objects.
     """
     try:
-        return run_check(path).to_json(), False
+        return run_check(path, options=options).to_json(), False
     except PhotoloupeError as exc:
         return _error_json(path, exc.code, exc.message), True
     except Exception as exc:  # a bug in one file must not stop the scan
@@ -195,17 +218,17 @@ def already_scanned(out: Path) -> set[str]:
     return done
 
 
-def _scan_lines(paths: Sequence[str], workers: int) -> Iterator[tuple[str, bool]]:
+def _scan_lines(paths: Sequence[str], workers: int, options: Options) -> Iterator[tuple[str, bool]]:
     if workers == 1 or len(paths) <= 1:
         for path in paths:
-            yield check_to_line(path)
+            yield check_to_line(path, options)
         return
     # Bounded submission keeps memory flat however large the folder is.
     with ProcessPoolExecutor(max_workers=workers) as pool:
         pending: set[Future[tuple[str, bool]]] = set()
         queue = iter(paths)
         for path in queue:
-            pending.add(pool.submit(check_to_line, path))
+            pending.add(pool.submit(check_to_line, path, options))
             if len(pending) >= workers * 2:
                 break
         while pending:
@@ -214,7 +237,7 @@ def _scan_lines(paths: Sequence[str], workers: int) -> Iterator[tuple[str, bool]
                 yield future.result()
                 nxt = next(queue, None)
                 if nxt is not None:
-                    pending.add(pool.submit(check_to_line, nxt))
+                    pending.add(pool.submit(check_to_line, nxt, options))
 
 
 def _ends_with_newline(path: Path) -> bool:
