@@ -181,11 +181,11 @@ def test_trust_anchors_make_a_signature_trusted(tmp_path: Path) -> None:
     from photoloupe.provenance.demo_signing import make_throwaway_chain, sign
 
     chain = make_throwaway_chain("cli test")
+    capture = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
+    action = {"action": "c2pa.created", "digitalSourceType": capture}
     manifest = {
         "claim_generator_info": [{"name": "cli-test", "version": "1"}],
-        "assertions": [
-            {"label": "c2pa.actions", "data": {"actions": [{"action": "c2pa.created"}]}}
-        ],
+        "assertions": [{"label": "c2pa.actions", "data": {"actions": [action]}}],
     }
     signed = tmp_path / "signed.jpg"
     signed.write_bytes(sign((EXAMPLES / "harbour.jpg").read_bytes(), "image/jpeg", manifest, chain))
