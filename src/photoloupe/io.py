@@ -315,13 +315,15 @@ def _decode(data: bytes, name: str, path: str | None, limits: Limits) -> Picture
             animated = bool(getattr(im, "is_animated", False)) and fmt not in ("MPO", "TIFF")
             if frames > 1:
                 im.seek(0)
+            # Decode before reading EXIF: PNG's getexif() decodes, and _orientation() hides errors.
+            im.load()
+            width, height = im.size  # the decoder may correct the declared size
             icc = im.info.get("icc_profile") or None
             exif_bytes = im.info.get("exif") or None
             orientation = _orientation(im)
             jpeg = _jpeg_tables(im) if fmt in ("JPEG", "MPO") else None
             original_mode = im.mode
             bit_depth = _bit_depth(im, data)
-            im.load()
             text_chunks = _text_chunks(im) if fmt == "PNG" else {}
             has_alpha = "A" in im.mode or "transparency" in im.info
             pixels = _to_rgb8(im)
