@@ -375,11 +375,6 @@ def test_hostile_file(batch: tuple[Run, dict[str, Path]], case: Case) -> None:
         case.check(record)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="io: a JPEG cut inside its headers is reported 'unrecognised' (not a picture) "
-    "instead of 'truncated'",
-)
 def test_jpeg_cut_at_sos_marker_reported_truncated(batch: tuple[Run, dict[str, Path]]) -> None:
     run, paths = batch
     assert run.lines[str(paths["truncated-jpeg-at-sos-marker"])]["error"]["code"] == "truncated"

@@ -85,19 +85,22 @@ _UNSUPPORTED_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"II*\x00\x10\x00\x00\x00CR", 0, "Canon raw (CR2)"),
     (b"FUJIFILMCCD-RAW", 0, "Fujifilm raw (RAF)"),
     (b"\x00\x00\x00\x18ftypqt", 0, "QuickTime video"),
-    (b"RIFF", 0, "RIFF (not WebP)"),
     (b"PK\x03\x04", 0, "ZIP archive"),
 )
 
-_ORIENTATION_TRANSPOSE: dict[int, Image.Transpose] = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
+_BMFF_BRANDS = (
+    b"heic",
+    b"heix",
+    b"heim",
+    b"heis",
+    b"hevc",
+    b"hevx",
+    b"mif1",
+    b"msf1",
+    b"avif",
+    b"avis",
+)
+
 
 # IJG standard luminance table (natural order), used to estimate JPEG quality.
 _IJG_LUMA = np.array(
@@ -117,6 +120,7 @@ _IJG_LUMA = np.array(
 _MAX_TEXT_CHARS = 64 * 1024
 _pillow_limit_lock = threading.Lock()
 T = TypeVar("T")
+_A = TypeVar("_A", bound=np.generic)
 
 
 @dataclass(frozen=True)
@@ -198,10 +202,36 @@ class Picture:
 
     def display_pixels(self) -> npt.NDArray[np.uint8]:
         """The pixels as a person should see them: EXIF orientation applied."""
-        method = _ORIENTATION_TRANSPOSE.get(self.orientation)
-        if method is None:
-            return self.pixels
-        return np.asarray(Image.fromarray(self.pixels).transpose(method))
+        return orient_array(self.pixels, self.orientation)
+
+
+def orient_array(array: npt.NDArray[_A], orientation: int) -> npt.NDArray[_A]:
+    """Turn an array stored with EXIF `orientation` (1-8) the way it is meant to be displayed.
+
+    Works for pictures (H, W, C) and maps (H, W) alike.
+
+    >>> orient_array(np.array([[1, 2], [3, 4]]), 6).tolist()  # 90° clockwise
+    [[3, 1], [4, 2]]
+    """
+    a = array
+    match orientation:
+        case 2:
+            a = a[:, ::-1]
+        case 3:
+            a = a[::-1, ::-1]
+        case 4:
+            a = a[::-1, :]
+        case 5:
+            a = np.swapaxes(a, 0, 1)
+        case 6:
+            a = np.rot90(a, k=-1)
+        case 7:
+            a = np.swapaxes(a[::-1, ::-1], 0, 1)
+        case 8:
+            a = np.rot90(a, k=1)
+        case _:
+            return array
+    return np.ascontiguousarray(a)
 
 
 def load_picture(
@@ -261,8 +291,9 @@ def _read_file(path: str, limits: Limits) -> bytes:
 
 
 def _too_large(size: int, limits: Limits) -> FileTooLarge:
+    mib = 1024 * 1024
     return FileTooLarge(
-        f"The file is {size / 1e6:.1f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB."
+        f"The file is {size / mib:.1f} MiB; the limit is {limits.max_bytes / mib:.1f} MiB."
     )
 
 
@@ -300,6 +331,9 @@ def _decode(data: bytes, name: str, path: str | None, limits: Limits) -> Picture
         with warnings.catch_warnings():
             # Our own limit replaces Pillow's DecompressionBombWarning.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Pillow warns about odd-but-readable files ("Corrupt EXIF data") on stderr; what
+            # matters reaches the report through the metadata reader instead.
+            warnings.simplefilter("ignore", UserWarning)
             im = Image.open(io.BytesIO(data), formats=_PILLOW_PLUGINS)
             fmt = im.format or "unknown"
             width, height = im.size
@@ -307,8 +341,8 @@ def _decode(data: bytes, name: str, path: str | None, limits: Limits) -> Picture
                 raise InputError("The image declares no pixels (0 width or height).")
             if width * height > limits.max_pixels:
                 raise TooManyPixels(
-                    f"The image declares {width}×{height} = {width * height / 1e6:.0f} "
-                    f"megapixels; the limit is {limits.max_pixels / 1e6:.0f}. "
+                    f"The image declares {width}×{height} = {width * height / 1e6:.1f} "
+                    f"megapixels; the limit is {limits.max_pixels / 1e6:g}. "
                     "It is either very large or a decompression bomb."
                 )
             frames = _count_frames(im, limits)
@@ -478,7 +512,10 @@ def _to_rgb8(im: Image.Image) -> npt.NDArray[np.uint8]:
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(im)
         if mode == "F":
-            arr8 = np.clip(arr, 0, 255).astype(np.uint8)
+            # Float images are usually scaled to 0..1; anything larger is taken as 0..255.
+            finite = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
+            scale = 255.0 if float(finite.max(initial=0.0)) <= 1.0 else 1.0
+            arr8 = np.clip(finite * scale + 0.5, 0, 255).astype(np.uint8)
         else:
             arr8 = (np.clip(arr, 0, 65535) // 257).astype(np.uint8)
         return np.ascontiguousarray(np.repeat(arr8[:, :, None], 3, axis=2))
@@ -489,8 +526,37 @@ def _to_rgb8(im: Image.Image) -> npt.NDArray[np.uint8]:
     return np.ascontiguousarray(np.asarray(im, dtype=np.uint8))
 
 
+def _supported_signature(data: bytes) -> str | None:
+    """The supported format whose signature `data` starts with, if any."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        return "WebP"
+    if data.startswith((b"II*\x00", b"MM\x00*")) and data[8:10] != b"CR":
+        return "TIFF"
+    if data[4:8] == b"ftyp" and data[8:12] in _BMFF_BRANDS:
+        return "AVIF" if data[8:12] in (b"avif", b"avis") else "HEIF"
+    if data.startswith(b"BM") and len(data) > 14:
+        return "BMP"
+    return None
+
+
 def _unidentified(data: bytes, name: str) -> InputError:
+    kind = _supported_signature(data)
+    if kind is not None:
+        # The bytes begin as a picture photoloupe reads, but the decoder cannot even read the
+        # header: the file was cut short or damaged, not an unknown format.
+        return TruncatedFile(
+            f"{name} starts like a {kind} file but is truncated or damaged: its headers cannot "
+            "be read."
+        )
     head = data[:64].lstrip()
+    if head.startswith(b"RIFF"):
+        return UnsupportedFormat(f"{name} holds RIFF data that is not WebP (a video or sound?).")
     for signature, offset, kind in _UNSUPPORTED_SIGNATURES:
         if head[offset : offset + len(signature)] == signature:
             return UnsupportedFormat(

@@ -12,6 +12,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from photoloupe.io import orient_array
+
 __all__ = [
     "colorize",
     "encode_jpeg",
@@ -131,29 +133,6 @@ def shrink(map: npt.ArrayLike, max_side: int) -> npt.NDArray[np.float32]:
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     img = Image.fromarray(np.ascontiguousarray(np.nan_to_num(a)), mode="F")
     return np.asarray(img.resize(size, Image.Resampling.BOX), dtype=np.float32)
-
-
-def orient_array(array: npt.NDArray[_T], orientation: int) -> npt.NDArray[_T]:
-    """Turn an array stored with EXIF `orientation` (1-8) the way it is meant to be displayed."""
-    a = array
-    match orientation:
-        case 2:
-            a = a[:, ::-1]
-        case 3:
-            a = a[::-1, ::-1]
-        case 4:
-            a = a[::-1, :]
-        case 5:
-            a = np.swapaxes(a, 0, 1)
-        case 6:
-            a = np.rot90(a, k=-1)
-        case 7:
-            a = np.swapaxes(a[::-1, ::-1], 0, 1)
-        case 8:
-            a = np.rot90(a, k=1)
-        case _:
-            pass
-    return np.ascontiguousarray(a)
 
 
 def oriented_size(width: int, height: int, orientation: int) -> tuple[int, int]:
