@@ -6,7 +6,6 @@ Shared by the HTML report and the CLI (which writes maps to disk with `map_to_pn
 from __future__ import annotations
 
 import io
-from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +39,6 @@ _ANCHORS: tuple[tuple[float, int, int, int], ...] = (
     (1.000, 252, 255, 164),
 )
 _LUT_SIZE = 256
-_T = TypeVar("_T", bound=np.generic)
 
 
 def _build_lut() -> npt.NDArray[np.uint8]:
