@@ -324,6 +324,61 @@ def _run_with_deadline(fn: Callable[[], T], seconds: float) -> T:
 
 
 def _decode(data: bytes, name: str, path: str | None, limits: Limits) -> Picture:
+    try:
+        return _decode_bytes(data, data, name, path, limits)
+    except (TooManyPixels, DecompressionBomb, DecodeTimeout):
+        raise
+    except InputError:
+        # A PNG whose pixels are fine can still be refused over one oversized metadata chunk
+        # (zTXt, iCCP). Anyone could add such a chunk to block analysis, so the pixels are
+        # decoded again without the chunks that do not describe them; the metadata reader
+        # still sees the original bytes.
+        stripped, dropped = _png_without_ancillary_chunks(data)
+        if not dropped:
+            raise
+        picture = _decode_bytes(stripped, data, name, path, limits)
+    note = (
+        f"Metadata chunks that could not be decoded ({', '.join(dropped)}) were set aside to "
+        "decode the pixels."
+    )
+    object.__setattr__(picture, "notes", (*picture.notes, note))
+    return picture
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Ancillary chunks that the pixels depend on (transparency, animation) are kept.
+_PNG_PIXEL_CHUNKS = (b"tRNS", b"acTL", b"fcTL", b"fdAT")
+
+
+def _png_without_ancillary_chunks(data: bytes) -> tuple[bytes, list[str]]:
+    """The PNG with its metadata chunks removed, and the types removed; ([], unchanged) if none."""
+    if not data.startswith(_PNG_SIGNATURE):
+        return data, []
+    out = [_PNG_SIGNATURE]
+    dropped: list[str] = []
+    pos = len(_PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        end = pos + 12 + length
+        if end > len(data):
+            out.append(data[pos:])  # let the decoder report the truncation
+            break
+        critical = kind[:1].isupper()
+        if critical or kind in _PNG_PIXEL_CHUNKS:
+            out.append(data[pos:end])
+        else:
+            name = kind.decode("latin-1")
+            if name not in dropped:
+                dropped.append(name)
+        pos = end
+    return b"".join(out), dropped
+
+
+def _decode_bytes(
+    source: bytes, data: bytes, name: str, path: str | None, limits: Limits
+) -> Picture:
+    """Decode `source` into a Picture that keeps `data` (the user's bytes) as its bytes."""
     import io
 
     _raise_pillow_pixel_limit(limits.max_pixels)
@@ -334,7 +389,7 @@ def _decode(data: bytes, name: str, path: str | None, limits: Limits) -> Picture
             # Pillow warns about odd-but-readable files ("Corrupt EXIF data") on stderr; what
             # matters reaches the report through the metadata reader instead.
             warnings.simplefilter("ignore", UserWarning)
-            im = Image.open(io.BytesIO(data), formats=_PILLOW_PLUGINS)
+            im = Image.open(io.BytesIO(source), formats=_PILLOW_PLUGINS)
             fmt = im.format or "unknown"
             width, height = im.size
             if width <= 0 or height <= 0:
@@ -346,7 +401,8 @@ def _decode(data: bytes, name: str, path: str | None, limits: Limits) -> Picture
                     "It is either very large or a decompression bomb."
                 )
             frames = _count_frames(im, limits)
-            animated = bool(getattr(im, "is_animated", False)) and fmt not in ("MPO", "TIFF")
+            # Only GIF, WebP and APNG animate; MPO, TIFF and HEIF hold several stills.
+            animated = bool(getattr(im, "is_animated", False)) and fmt in ("GIF", "WEBP", "PNG")
             if frames > 1:
                 im.seek(0)
             # Decode before reading EXIF: PNG's getexif() decodes, and _orientation() hides errors.
