@@ -177,6 +177,7 @@ def make_report(
                     source="thumbnail",
                     code="thumbnail_mismatch",
                     message="The embedded thumbnail does not match the picture.",
+                    message_ar=catalogue("ar")["finding.thumbnail_mismatch"],
                 )
             ],
         ),
@@ -331,7 +332,7 @@ def test_arabic_page(pages: dict[str, str]) -> None:
     assert "the metadata names an AI generator" not in page  # not the English summary
     assert ar["verdict.checked.c2pa"] in page
     assert ar["verdict.not_run.edit_localizer"] in page
-    assert ar["verdict.why.thumbnail_mismatch"] in page  # evidence translated by its code
+    assert ar["finding.thumbnail_mismatch"] in page  # evidence carries its Arabic text
     # Data keeps its left-to-right order.
     assert '<code dir="ltr">' + "ab" * 32 + "</code>" in page
     assert '<bdi dir="ltr">2,451,234</bdi>' in page

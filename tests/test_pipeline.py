@@ -218,3 +218,15 @@ def test_camera_originals_are_never_labelled_edited_or_ai(path: Path) -> None:
     report = photoloupe.check(path)
     assert report.verdict.label == "inconclusive"
     assert report.provenance.metadata["thumbnail"]["matches"] is True
+
+
+def test_findings_and_evidence_carry_arabic_text() -> None:
+    from photoloupe.report.translate import catalogue
+
+    report = photoloupe.check(EXAMPLES / "harbour-edited.jpg")
+    ar = catalogue("ar")
+    code = report.analyses["thumbnail"].codes[0]
+    assert report.analyses["thumbnail"].notes_ar == [ar[f"finding.{code}"]]
+    assert [e.message_ar for e in report.edited.evidence] == [ar[f"finding.{code}"]]
+    marker = photoloupe.check(EXAMPLES / "diffusion-parameters.png").ai_generated.evidence[0]
+    assert marker.message_ar and "PNG text chunk 'parameters'" in marker.message_ar

@@ -34,7 +34,7 @@ from photoloupe.report.schema import (
     Report,
     ToolInfo,
 )
-from photoloupe.verdict import judge
+from photoloupe.verdict import judge, translated_notes
 
 PREVIEW_SIDE = 1024
 
@@ -125,6 +125,7 @@ def check(
                 score=finding.score,
                 map=None,
                 notes=list(finding.notes),
+                notes_ar=translated_notes(finding, "ar"),
                 codes=list(finding.codes),
                 evidence_of=finding.evidence_of,
             )

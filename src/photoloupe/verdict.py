@@ -24,7 +24,7 @@ from photoloupe.report.schema import (
     Verdict,
     VerdictLabel,
 )
-from photoloupe.report.translate import t
+from photoloupe.report.translate import catalogue, t
 
 # C2PA failure codes meaning the file's bytes changed after signing.
 _HASH_MISMATCH_CODES = (
@@ -51,7 +51,9 @@ def judge(
 
     if c2pa.ai_generated_claim:
         key = "verdict.why.c2pa_ai_claim." + ("valid" if c2pa.valid else "invalid")
-        ai_evidence.append(Evidence(source="c2pa", code="c2pa_ai_claim", message=t(key)))
+        ai_evidence.append(
+            Evidence(source="c2pa", code="c2pa_ai_claim", message=t(key), message_ar=t(key, "ar"))
+        )
         why.append(key)
         why_values.append({})
         reasons.append("c2pa_ai_claim")
@@ -59,11 +61,13 @@ def judge(
         generators = sorted({m.generator or m.kind for m in markers})
         places = sorted({m.where for m in markers})
         for marker in markers:
+            values = {"generator": marker.generator or marker.kind, "where": marker.where}
             ai_evidence.append(
                 Evidence(
                     source="metadata",
                     code="metadata_ai_marker",
-                    message=f"{marker.generator or marker.kind}: found in {marker.where}.",
+                    message=t("evidence.metadata_ai_marker", "en", **values),
+                    message_ar=t("evidence.metadata_ai_marker", "ar", **values),
                 )
             )
         why.append("verdict.why.metadata_ai_marker")
@@ -75,7 +79,12 @@ def judge(
         if finding.evidence_of == "editing":
             for code in finding.codes:
                 edit_evidence.append(
-                    Evidence(source=name, code=code, message=" ".join(finding.notes))
+                    Evidence(
+                        source=name,
+                        code=code,
+                        message=" ".join(finding.notes),
+                        message_ar=translated_notes(finding, "ar")[0],
+                    )
                 )
             if name == "thumbnail":
                 why.append("verdict.why.thumbnail_mismatch")
@@ -87,7 +96,8 @@ def judge(
             Evidence(
                 source="c2pa",
                 code="c2pa_hash_mismatch",
-                message=t("verdict.why.c2pa_invalid", codes=", ".join(hash_codes)),
+                message=t("verdict.why.c2pa_invalid", "en", codes=", ".join(hash_codes)),
+                message_ar=t("verdict.why.c2pa_invalid", "ar", codes=", ".join(hash_codes)),
             )
         )
         why.append("verdict.why.c2pa_invalid")
@@ -137,3 +147,12 @@ def judge(
     )
     edited = Edited(probability=None, map=None, regions=[], evidence=edit_evidence)
     return verdict, ai, edited
+
+
+def translated_notes(finding: Finding, lang: str) -> list[str]:
+    """A finding's notes in `lang`: one sentence per code that the catalogue knows, else the
+    English notes (a new analysis without translations still says something)."""
+    if lang == "en":
+        return list(finding.notes)
+    known = [f"finding.{code}" for code in finding.codes if f"finding.{code}" in catalogue(lang)]
+    return [t(key, lang) for key in known] or list(finding.notes) or [""]

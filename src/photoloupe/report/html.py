@@ -33,7 +33,7 @@ from photoloupe.report.images import (
     oriented_size,
     shrink,
 )
-from photoloupe.report.schema import Evidence, Region, Report
+from photoloupe.report.schema import Analysis, Evidence, Region, Report
 from photoloupe.report.translate import LANGS, catalogue, t
 
 __all__ = ["encode_png", "map_to_png", "render_html", "render_html_document", "write_html"]
@@ -261,23 +261,15 @@ class _Builder:
         return self.english(item)
 
     def evidence_message(self, ev: Evidence) -> Cell:
-        """The message of an evidence item; on a non-English page, translated by its code."""
-        if self.lang == "en":
-            return self.english(ev.message)
-        c2pa = self.report.provenance.c2pa
-        key, values = f"verdict.why.{ev.code}", {}
-        if ev.code == "c2pa_ai_claim":
-            key += ".valid" if c2pa.valid else ".invalid"
-        elif ev.code == "c2pa_hash_mismatch":
-            codes = [e.code for e in c2pa.errors if e.code.endswith("Hash.mismatch")]
-            key, values = "verdict.why.c2pa_invalid", {"codes": ", ".join(codes)}
-        text = self.cat.get(key)
-        if text is None:
-            return self.english(ev.message)
-        try:
-            return Cell(text.format(**values))
-        except (KeyError, IndexError, ValueError):
-            return self.english(ev.message)
+        """The message of an evidence item, in Arabic when the report carries it."""
+        if self.lang == "ar" and ev.message_ar:
+            return Cell(ev.message_ar)
+        return self.english(ev.message)
+
+    def analysis_notes(self, analysis: Analysis) -> tuple[Cell, ...]:
+        if self.lang == "ar" and analysis.notes_ar:
+            return tuple(Cell(n) for n in analysis.notes_ar)
+        return tuple(self.english(n) for n in analysis.notes)
 
     def score(self, value: float | None) -> Cell:
         if value is None:
@@ -555,7 +547,7 @@ class _Builder:
                 MapView(
                     self.opt("ui.analysis.", name),
                     tuple(rows),
-                    tuple(self.english(n) for n in analysis.notes),
+                    self.analysis_notes(analysis),
                     picture,
                 )
             )

@@ -83,6 +83,7 @@ class Evidence(_Model):
     source: str = Field(description='Where it comes from, e.g. "c2pa", "metadata", "thumbnail".')
     code: str
     message: str
+    message_ar: str | None = Field(default=None, description="The message in Arabic.")
 
 
 class AiGenerated(_Model):
@@ -157,6 +158,7 @@ class Analysis(_Model):
     score: float | None = Field(ge=0.0, le=1.0)
     map: str | None = None
     notes: list[str] = Field(default_factory=list)
+    notes_ar: list[str] = Field(default_factory=list, description="The notes in Arabic.")
     codes: list[str] = Field(default_factory=list)
     evidence_of: str | None = None
 
