@@ -74,6 +74,7 @@ def test_camera_source_types_are_not_markers(source_type: str) -> None:
         ("Exif.Image.Software", "Adobe Firefly", "Adobe Firefly"),
         ("Exif.Image.Software", "DALL·E 3", "DALL-E"),
         ("Exif.Image.Artist", "Midjourney", "Midjourney"),
+        ("Exif.Image.Software", "Adobe Firefly Image 3", "Adobe Firefly"),
         ("Exif.Image.ImageDescription", "Made with Google AI", "Google AI"),
     ],
 )
@@ -168,3 +169,26 @@ def test_no_marker_on_any_real_photograph_or_metadata_fixture() -> None:
         checked += 1
         assert find_ai_markers(read_metadata(picture)) == [], path.name
     assert checked > 250
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("Exif.Image.ImageDescription", "A firefly at dusk over the meadow"),
+        ("Exif.Image.ImageDescription", "Imagen de la playa al atardecer"),
+        ("Exif.Image.ImageDescription", "This photo is not AI-generated, says the agency"),
+        ("Exif.Image.Artist", "Sora Tanaka"),
+        ("Exif.Image.Artist", "Gemini Studio Photography"),
+        ("Exif.Image.ImageDescription", "An ideogram carved in stone"),
+        ("Exif.Image.Make", "Gemini"),
+    ],
+)
+def test_captions_and_names_that_only_look_like_generators_are_not_markers(
+    field: str, value: str
+) -> None:
+    assert _markers(_jpeg(exif={field: value}), "x.jpg") == []
+
+
+def test_a_tool_that_declares_ai_generation_in_its_software_field_is_a_marker() -> None:
+    markers = _markers(_jpeg(exif={"Exif.Image.Software": "AI Generated Image"}), "x.jpg")
+    assert [m.generator for m in markers] == ["generative AI (self-declared)"]

@@ -17,45 +17,57 @@ from photoloupe.report.schema import AiMarker
 # IPTC NewsCodes digital source types that declare generative AI.
 AI_SOURCE_TYPES = ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia")
 
-# Generator names as they appear in Software / CreatorTool / Credit / description fields.
+# Product names of generators. Each pattern is specific enough to be safe in free text: a
+# caption about "a firefly at dusk" or "imagen de la playa" must not match.
 _GENERATORS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pattern, re.IGNORECASE))
     for name, pattern in (
-        ("Adobe Firefly", r"\bfirefly\b"),
-        ("DALL-E", r"\bdall[\s\-·.]?e\b"),
-        ("Midjourney", r"\bmid[\s\-]?journey\b"),
-        ("Google AI", r"\b(?:made|edited|created) with google ai\b|\bgoogle ai\b"),
-        ("Google Imagen", r"\bimagen\b"),
-        ("Google Gemini", r"\bgemini\b(?!\s*(?:pro\s*)?camera)"),
-        ("OpenAI", r"\bopenai\b|\bchatgpt\b|\bgpt-?4o\b|\bgpt-image\b|\bsora\b"),
-        ("Microsoft Image Creator", r"\bimage creator\b|\bbing create\b|\bmicrosoft designer\b"),
+        ("Adobe Firefly", r"\badobe firefly\b|\bfirefly (?:image|model|generative)\b"),
+        ("DALL-E", r"\bdall[\s\-·.]?e(?:[\s\-]?[23])?\b"),
+        ("Midjourney", r"\bmidjourney\b"),
+        ("Google AI", r"\b(?:made|edited|created) with google ai\b"),
+        ("Google Imagen", r"\bgoogle imagen\b|\bimagen [234]\b"),
+        ("Google Gemini", r"\bgoogle gemini\b|\bgemini(?: [\d.]+)?(?: flash)? image\b"),
+        ("OpenAI", r"\bopenai\b|\bchatgpt\b|\bgpt-?4o\b|\bgpt-image(?:-\d)?\b"),
+        (
+            "Microsoft Image Creator",
+            r"\bbing image creator\b|\bimage creator from (?:microsoft )?designer\b"
+            r"|\bmicrosoft designer\b",
+        ),
         ("Stable Diffusion", r"\bstable[\s\-_]?diffusion\b|\bsdxl\b"),
-        ("NovelAI", r"\bnovel\s?ai\b"),
+        ("NovelAI", r"\bnovelai\b"),
         ("ComfyUI", r"\bcomfyui\b"),
         ("Automatic1111", r"\bautomatic1111\b|\bstable-diffusion-webui\b"),
-        ("InvokeAI", r"\binvoke\s?ai\b"),
-        ("Leonardo.Ai", r"\bleonardo\.?ai\b"),
-        ("Ideogram", r"\bideogram\b"),
+        ("InvokeAI", r"\binvokeai\b"),
+        ("Leonardo.Ai", r"\bleonardo\.ai\b"),
+        ("Ideogram", r"\bideogram(?:\.ai| ai)\b"),
         ("Black Forest Labs FLUX", r"\bblack forest labs\b|\bflux\.1\b"),
         ("Seedream", r"\bseedream\b|\bjimeng\b"),
         ("Runway", r"\brunwayml\b|\brunway gen-?\d\b"),
         ("Photoshop Generative Fill", r"\bgenerative (?:fill|expand)\b"),
         ("Craiyon", r"\bcraiyon\b"),
-        ("Grok / Aurora", r"\bgrok\b|\bxai aurora\b"),
-        ("generative AI (self-declared)", r"\bai[\s\-]generated\b|\bgenerated (?:by|with) ai\b"),
+        ("Grok / Aurora", r"\bgrok imagine\b|\bxai aurora\b"),
     )
 )
+# A tool describing its own output as AI-generated. Only searched in fields a program writes
+# about itself: in a caption, "this photo is not AI-generated" must not count.
+_SELF_DECLARED = (
+    "generative AI (self-declared)",
+    re.compile(r"\bai[\s\-]generated\b|\bgenerated (?:by|with) ai\b", re.IGNORECASE),
+)
 
-# Fields whose text is a tool's or author's own statement, searched for generator names.
-_NAME_FIELDS = (
+# Fields a program writes about itself.
+_TOOL_FIELDS = (
     "Exif.Image.Software",
     "Exif.Image.ProcessingSoftware",
-    "Exif.Image.Artist",
-    "Exif.Image.ImageDescription",
-    "Exif.Image.Make",
-    "Exif.Image.Model",
     "Xmp.xmp.CreatorTool",
     "Xmp.tiff.Software",
+    "Iptc.Application2.Program",
+)
+# Fields people write; searched for product names only.
+_TEXT_FIELDS = (
+    "Exif.Image.Artist",
+    "Exif.Image.ImageDescription",
     "Xmp.photoshop.Credit",
     "Xmp.dc.creator",
     "Xmp.dc.description",
@@ -63,7 +75,6 @@ _NAME_FIELDS = (
     "Iptc.Application2.Credit",
     "Iptc.Application2.Byline",
     "Iptc.Application2.Caption",
-    "Iptc.Application2.Program",
 )
 
 # A1111's "parameters" layout: a prompt, then a line of "Steps: n, Sampler: ..., Seed: ...".
@@ -92,13 +103,14 @@ def find_ai_markers(metadata: dict[str, Any]) -> list[AiMarker]:
                     )
                     break
 
-    for key in _NAME_FIELDS:
+    for key in (*_TOOL_FIELDS, *_TEXT_FIELDS):
         text = fields.get(key)
         if text:
-            markers.extend(_name_markers(text, _where(key), kind="generator_name"))
+            tool = key in _TOOL_FIELDS
+            markers.extend(_name_markers(text, _where(key), kind="generator_name", tool=tool))
     for key, value in fields.items():
         if key.startswith("Xmp.xmpMM.History") and key.endswith(("softwareAgent", "parameters")):
-            markers.extend(_name_markers(value, _where(key), kind="history"))
+            markers.extend(_name_markers(value, _where(key), kind="history", tool=True))
 
     user_comment = exif.get("Exif.Photo.UserComment", "")
     if _A1111.search(user_comment):
@@ -150,8 +162,10 @@ def _png_markers(chunks: dict[str, str]) -> list[AiMarker]:
                     kind="novelai_comment", value=_preview(value), where=where, generator="NovelAI"
                 )
             )
-        elif lowered in ("software", "source", "title", "description", "author", "comment"):
-            out.extend(_name_markers(value, where, kind="png_text"))
+        elif lowered in ("software", "source"):
+            out.extend(_name_markers(value, where, kind="png_text", tool=True))
+        elif lowered in ("title", "description", "author", "comment"):
+            out.extend(_name_markers(value, where, kind="png_text", tool=False))
     return out
 
 
@@ -180,9 +194,10 @@ def _looks_like_novelai_comment(text: str) -> bool:
     )
 
 
-def _name_markers(value: str, where: str, *, kind: str) -> list[AiMarker]:
+def _name_markers(value: str, where: str, *, kind: str, tool: bool) -> list[AiMarker]:
+    patterns = (*_GENERATORS, _SELF_DECLARED) if tool else _GENERATORS
     out = []
-    for name, pattern in _GENERATORS:
+    for name, pattern in patterns:
         if pattern.search(value):
             out.append(AiMarker(kind=kind, value=_preview(value), where=where, generator=name))
     return out
