@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from photoloupe.io import load_picture
-from photoloupe.provenance.markers import find_ai_markers
+from photoloupe.provenance.markers import find_ai_markers, find_ai_mentions
 from photoloupe.provenance.metadata import read_metadata
 from photoloupe.report.schema import AiMarker
 from tests.conftest import needs_shared, shared_files
@@ -45,7 +45,8 @@ def _png(chunks: dict[str, str]) -> bytes:
 
 
 def _markers(data: bytes, name: str) -> list[AiMarker]:
-    return find_ai_markers(read_metadata(load_picture(data, name=name)))
+    picture = load_picture(data, name=name)
+    return find_ai_markers(read_metadata(picture), picture.text_chunks)
 
 
 def test_xmp_digital_source_type_declaring_ai_is_a_marker() -> None:
@@ -72,26 +73,48 @@ def test_camera_source_types_are_not_markers(source_type: str) -> None:
     ("field", "value", "generator"),
     [
         ("Exif.Image.Software", "Adobe Firefly", "Adobe Firefly"),
-        ("Exif.Image.Software", "DALL·E 3", "DALL-E"),
-        ("Exif.Image.Artist", "Midjourney", "Midjourney"),
         ("Exif.Image.Software", "Adobe Firefly Image 3", "Adobe Firefly"),
-        ("Exif.Image.ImageDescription", "Made with Google AI", "Google AI"),
+        ("Exif.Image.Software", "DALL·E 3", "DALL-E"),
+        ("Exif.Image.ProcessingSoftware", "Midjourney", "Midjourney"),
     ],
 )
-def test_generator_names_in_exif(field: str, value: str, generator: str) -> None:
+def test_generator_names_in_software_fields(field: str, value: str, generator: str) -> None:
     markers = _markers(_jpeg(exif={field: value}), "x.jpg")
     assert [m.generator for m in markers] == [generator]
     assert markers[0].kind == "generator_name"
     assert markers[0].where.startswith("EXIF ")
 
 
-def test_generator_names_in_xmp_and_iptc_say_where() -> None:
-    data = _jpeg(
-        xmp={"Xmp.xmp.CreatorTool": "Adobe Firefly Image 3"},
-        iptc={"Iptc.Application2.Credit": "Made with Google AI"},
-    )
+def test_generator_names_in_creator_tool_say_where() -> None:
+    data = _jpeg(xmp={"Xmp.xmp.CreatorTool": "Adobe Firefly Image 3"})
     where = {m.where: m.generator for m in _markers(data, "x.jpg")}
-    assert where == {"XMP xmp:CreatorTool": "Adobe Firefly", "IPTC Credit": "Google AI"}
+    assert where == {"XMP xmp:CreatorTool": "Adobe Firefly"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("Iptc.Application2.Caption", "OpenAI chief executive Sam Altman speaks in Paris"),
+        ("Iptc.Application2.Caption", "A Midjourney image of the Pope went viral in 2023"),
+        ("Iptc.Application2.Credit", "Made with Google AI"),
+    ],
+)
+def test_names_in_captions_and_credits_are_mentions_not_markers(field: str, value: str) -> None:
+    metadata = read_metadata(load_picture(_jpeg(iptc={field: value}), name="x.jpg"))
+    assert find_ai_markers(metadata) == []
+    (mention,) = find_ai_mentions(metadata)
+    assert mention.kind == "mention"
+    assert mention.where.startswith("IPTC ")
+
+
+def test_a_news_caption_about_an_ai_company_leaves_the_verdict_alone() -> None:
+    import photoloupe
+
+    caption = {"Iptc.Application2.Caption": "OpenAI chief executive Sam Altman speaks"}
+    report = photoloupe.check(_jpeg(iptc=caption), name="x.jpg")
+    assert report.verdict.label == "inconclusive"
+    assert report.provenance.ai_markers == []
+    assert [m.generator for m in report.provenance.ai_mentions] == ["OpenAI"]
 
 
 @pytest.mark.parametrize(
@@ -148,9 +171,27 @@ def test_novelai_chunks() -> None:
         _png({"Software": "NovelAI", "Comment": comment, "Source": "NovelAI Diffusion V3"}),
         "x.png",
     )
-    kinds = {(m.kind, m.generator) for m in markers}
-    assert ("novelai_comment", "NovelAI") in kinds
-    assert ("png_text", "NovelAI") in kinds
+    kinds = {(m.kind, m.where) for m in markers}
+    assert ("novelai_comment", "PNG text chunk 'Comment'") in kinds
+    assert ("png_text", "PNG text chunk 'Software'") in kinds
+
+
+def test_a_large_comfyui_graph_is_recognised_even_when_cut() -> None:
+    graph = {
+        str(n): {"class_type": "CLIPTextEncode", "inputs": {"text": "x" * 200, "clip": [4, 1]}}
+        for n in range(400)
+    }
+    text = json.dumps(graph)
+    assert len(text) > 64 * 1024  # longer than io keeps
+    (marker,) = _markers(_png({"prompt": text}), "x.png")
+    assert marker.kind == "comfyui_graph"
+
+
+def test_a_long_a1111_prompt_is_recognised() -> None:
+    prompt = "a very detailed prompt, " * 200 + "\n" + A1111
+    assert len(prompt) > 4000
+    (marker,) = _markers(_png({"parameters": prompt}), "x.png")
+    assert marker.kind == "sd_parameters"
 
 
 def test_markers_are_deduplicated() -> None:

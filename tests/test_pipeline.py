@@ -51,7 +51,7 @@ def test_report_has_the_documented_shape() -> None:
         "model",
     }
     assert set(data["edited"]) >= {"probability", "map", "regions"}
-    assert set(data["provenance"]) == {"metadata", "c2pa", "ai_markers"}
+    assert set(data["provenance"]) >= {"metadata", "c2pa", "ai_markers", "ai_mentions"}
     assert set(data["provenance"]["c2pa"]) >= {
         "present",
         "valid",

@@ -24,7 +24,7 @@ from photoloupe.findings import Finding
 from photoloupe.forensics.thumbnail import check_thumbnail
 from photoloupe.io import Limits, Picture, load_picture
 from photoloupe.provenance.c2pa import read_c2pa
-from photoloupe.provenance.markers import find_ai_markers
+from photoloupe.provenance.markers import find_ai_markers, find_ai_mentions
 from photoloupe.provenance.metadata import read_metadata
 from photoloupe.report.schema import (
     Analysis,
@@ -98,7 +98,8 @@ def check(
         "c2pa",
         lambda: read_c2pa(picture.data, picture.mime, trust_anchors_pem=options.trust_anchors_pem),
     )
-    markers = timed("ai_markers", lambda: find_ai_markers(metadata))
+    markers = timed("ai_markers", lambda: find_ai_markers(metadata, picture.text_chunks))
+    mentions = find_ai_mentions(metadata)
 
     warnings: list[str] = []
     findings: dict[str, Finding] = {}
@@ -119,7 +120,9 @@ def check(
         verdict=verdict,
         ai_generated=ai_generated,
         edited=edited,
-        provenance=Provenance(metadata=metadata, c2pa=c2pa, ai_markers=markers),
+        provenance=Provenance(
+            metadata=metadata, c2pa=c2pa, ai_markers=markers, ai_mentions=mentions
+        ),
         analyses={
             key: Analysis(
                 score=finding.score,

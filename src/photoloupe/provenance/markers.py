@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
+from photoloupe.provenance.c2pa import is_ai_source_type
 from photoloupe.report.schema import AiMarker
-
-# IPTC NewsCodes digital source types that declare generative AI.
-AI_SOURCE_TYPES = ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia")
 
 # Product names of generators. Each pattern is specific enough to be safe in free text: a
 # caption about "a firefly at dusk" or "imagen de la playa" must not match.
@@ -81,38 +80,30 @@ _TEXT_FIELDS = (
 _A1111 = re.compile(r"\bSteps:\s*\d+.*\b(?:Sampler|Seed|CFG scale):", re.IGNORECASE | re.DOTALL)
 
 
-def find_ai_markers(metadata: dict[str, Any]) -> list[AiMarker]:
-    """AI-generation traces in a `read_metadata` result, deduplicated, in a stable order."""
+def find_ai_markers(
+    metadata: Mapping[str, Any], text_chunks: Mapping[str, str] | None = None
+) -> list[AiMarker]:
+    """AI-generation declarations in a `read_metadata` result, deduplicated, in a stable order.
+
+    Only what a program writes about its own output counts: digital source types, software
+    fields, edit history, and generator front-ends' own PNG chunks. `text_chunks` are the PNG
+    text chunks as decoded (uncut); the copy in `metadata` is shortened for display, which can
+    cut a ComfyUI graph or an A1111 parameter line in half.
+    """
     markers: list[AiMarker] = []
-    exif: dict[str, str] = metadata.get("exif") or {}
-    xmp: dict[str, str] = metadata.get("xmp") or {}
-    iptc: dict[str, str] = metadata.get("iptc") or {}
-    fields = {**exif, **xmp, **iptc}
-
+    fields = _fields(metadata)
     for key, value in fields.items():
-        if key.split(".")[-1].lower().startswith("digitalsourcetype") or "DigitalSourceType" in key:
-            for source_type in AI_SOURCE_TYPES:
-                if value.rstrip("/").endswith(source_type):
-                    markers.append(
-                        AiMarker(
-                            kind="digital_source_type",
-                            value=value,
-                            where=_where(key),
-                            generator=None,
-                        )
-                    )
-                    break
-
-    for key in (*_TOOL_FIELDS, *_TEXT_FIELDS):
+        if "DigitalSourceType" in key and is_ai_source_type(value):
+            markers.append(AiMarker(kind="digital_source_type", value=value, where=_where(key)))
+    for key in _TOOL_FIELDS:
         text = fields.get(key)
         if text:
-            tool = key in _TOOL_FIELDS
-            markers.extend(_name_markers(text, _where(key), kind="generator_name", tool=tool))
+            markers.extend(_name_markers(text, _where(key), kind="generator_name", tool=True))
     for key, value in fields.items():
         if key.startswith("Xmp.xmpMM.History") and key.endswith(("softwareAgent", "parameters")):
             markers.extend(_name_markers(value, _where(key), kind="history", tool=True))
 
-    user_comment = exif.get("Exif.Photo.UserComment", "")
+    user_comment = fields.get("Exif.Photo.UserComment", "")
     if _A1111.search(user_comment):
         markers.append(
             AiMarker(
@@ -122,9 +113,36 @@ def find_ai_markers(metadata: dict[str, Any]) -> list[AiMarker]:
                 generator="Stable Diffusion (Automatic1111-style parameters)",
             )
         )
-
-    markers.extend(_png_markers(metadata.get("png_text") or {}))
+    chunks = text_chunks if text_chunks is not None else metadata.get("png_text") or {}
+    markers.extend(_png_markers(chunks))
     return _dedupe(markers)
+
+
+def find_ai_mentions(metadata: Mapping[str, Any]) -> list[AiMarker]:
+    """Generator names in fields people write: captions, credits, authors.
+
+    A caption may well be *about* OpenAI or Midjourney ("OpenAI's chief executive speaks..."),
+    so a mention is shown to the reader but is never evidence of how the picture was made.
+    """
+    fields = _fields(metadata)
+    mentions: list[AiMarker] = []
+    for key in _TEXT_FIELDS:
+        text = fields.get(key)
+        if text:
+            mentions.extend(_name_markers(text, _where(key), kind="mention", tool=False))
+    for key, value in (metadata.get("png_text") or {}).items():
+        if key.lower() in ("title", "description", "author", "comment"):
+            where = f"PNG text chunk '{key}'"
+            mentions.extend(_name_markers(value, where, kind="mention", tool=False))
+    return _dedupe(mentions)
+
+
+def _fields(metadata: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        **(metadata.get("exif") or {}),
+        **(metadata.get("xmp") or {}),
+        **(metadata.get("iptc") or {}),
+    }
 
 
 def _png_markers(chunks: dict[str, str]) -> list[AiMarker]:
@@ -164,16 +182,18 @@ def _png_markers(chunks: dict[str, str]) -> list[AiMarker]:
             )
         elif lowered in ("software", "source"):
             out.extend(_name_markers(value, where, kind="png_text", tool=True))
-        elif lowered in ("title", "description", "author", "comment"):
-            out.extend(_name_markers(value, where, kind="png_text", tool=False))
     return out
+
+
+_COMFY_NODE = re.compile(r'"class_type"\s*:\s*"[A-Za-z]')
 
 
 def _looks_like_comfyui(text: str) -> bool:
     try:
         graph = json.loads(text)
     except (ValueError, RecursionError):
-        return False
+        # A graph cut short (io keeps 64 K characters of a chunk) is still recognisable.
+        return bool(_COMFY_NODE.search(text))
     if isinstance(graph, dict):
         nodes = graph.values() if "nodes" not in graph else graph.get("nodes") or []
         for node in nodes if isinstance(nodes, list) else list(nodes):

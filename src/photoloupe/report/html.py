@@ -147,6 +147,7 @@ class Page:
     c2pa_errors: list[tuple[Cell, Cell, Cell | None]] = field(default_factory=list)
     c2pa_remote: str | None = None
     markers: list[tuple[Cell, Cell, Cell, Cell]] = field(default_factory=list)
+    mentions: list[tuple[Cell, Cell, Cell, Cell]] = field(default_factory=list)
     meta_rows: list[Row] = field(default_factory=list)
     raw_tables: list[RawTable] = field(default_factory=list)
     maps: list[MapView] = field(default_factory=list)
@@ -416,7 +417,10 @@ class _Builder:
         ]
         page.c2pa_remote = c.remote_manifest_url
 
-    def markers(self) -> list[tuple[Cell, Cell, Cell, Cell]]:
+    def markers(self, mentions: bool = False) -> list[tuple[Cell, Cell, Cell, Cell]]:
+        found = (
+            self.report.provenance.ai_mentions if mentions else self.report.provenance.ai_markers
+        )
         return [
             (
                 Cell(m.kind, mono=True),
@@ -424,7 +428,7 @@ class _Builder:
                 Cell(m.where, mono=True),
                 Cell(m.generator or "", ltr=True),
             )
-            for m in self.report.provenance.ai_markers
+            for m in found
         ]
 
     def metadata(self) -> list[Row]:
@@ -641,6 +645,7 @@ class _Builder:
         page.evidence = self.evidence()
         self.c2pa(page)
         page.markers = self.markers()
+        page.mentions = self.markers(mentions=True)
         page.meta_rows = self.metadata()
         page.raw_tables = self.raw_tables()
         page.maps = self.maps()

@@ -142,7 +142,7 @@ class C2paInfo(_Model):
 
 
 class AiMarker(_Model):
-    kind: str = Field(description='e.g. "digital_source_type", "sd_parameters", "software".')
+    kind: str = Field(description='e.g. "digital_source_type", "sd_parameters", "mention".')
     value: str
     where: str = Field(description='Where it was found, e.g. "XMP Iptc4xmpExt:DigitalSourceType".')
     generator: str | None = None
@@ -152,6 +152,10 @@ class Provenance(_Model):
     metadata: dict[str, Any]
     c2pa: C2paInfo
     ai_markers: list[AiMarker] = Field(default_factory=list)
+    ai_mentions: list[AiMarker] = Field(
+        default_factory=list,
+        description="Generator names in captions or credits people wrote: shown, never evidence.",
+    )
 
 
 class Analysis(_Model):
