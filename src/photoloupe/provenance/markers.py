@@ -145,7 +145,7 @@ def _fields(metadata: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _png_markers(chunks: dict[str, str]) -> list[AiMarker]:
+def _png_markers(chunks: Mapping[str, str]) -> list[AiMarker]:
     out: list[AiMarker] = []
     for key, value in chunks.items():
         lowered = key.lower()
