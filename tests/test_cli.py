@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from photoloupe.cli import app
+from photoloupe.cli import app, check_to_line
 from photoloupe.report.schema import ErrorReport, Report
 from tests.conftest import ROOT
 
@@ -197,3 +198,62 @@ def test_trust_anchors_make_a_signature_trusted(tmp_path: Path) -> None:
     assert _lines(plain.stdout)[0]["provenance"]["c2pa"]["state"] == "valid"  # type: ignore[index]
     c2pa = _lines(trusted.stdout)[0]["provenance"]["c2pa"]  # type: ignore[index]
     assert (c2pa["state"], c2pa["trusted"]) == ("trusted", True)  # type: ignore[index]
+
+
+def test_a_file_name_that_is_not_utf8_is_reported_not_a_crash(tmp_path: Path) -> None:
+    raw = os.fsencode(tmp_path) + b"/bad\xff\xfename.jpg"
+    with open(raw, "wb") as fh:
+        fh.write((EXAMPLES / "harbour.jpg").read_bytes())
+    name = os.fsdecode(raw)
+    result = runner.invoke(app, ["check", "--json", name])
+    assert result.exit_code == 0, result.output
+    (report,) = _lines(result.stdout)
+    assert report["file"]["name"] == "bad\\xff\\xfename.jpg"  # type: ignore[index]
+
+    out = tmp_path / "results.jsonl"
+    scanned = _scan(tmp_path, out)
+    assert scanned.returncode == 0, scanned.stderr
+    (line,) = [r for r in _lines(out.read_text("utf-8")) if "bad" in str(r["path"])]
+    assert "verdict" in line
+    assert _scan(tmp_path, out).returncode == 0  # resuming recognises the escaped name
+    assert len(_lines(out.read_text("utf-8"))) == 1
+
+
+def test_a_scan_survives_a_crashing_worker(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from photoloupe import cli
+
+    monkeypatch.setattr(cli, "check_to_line", _check_or_die)
+    paths = sorted(cli.iter_files(folder))
+    lines = list(cli._scan_lines(paths, 2, cli.Options()))
+    records = {Path(str(json.loads(line)["path"])).name: json.loads(line) for line, _ in lines}
+    assert set(records) == {"a.jpg", "b.png", "notes.txt"}
+    assert records["b.png"]["error"]["code"] == "worker_crashed"
+    assert "verdict" in records["a.jpg"] or records["a.jpg"]["error"]["code"] == "worker_crashed"
+
+
+def _check_or_die(path: str, options: object = None) -> tuple[str, bool]:
+    if path.endswith("b.png"):
+        os._exit(1)  # what a segfault in a decoder looks like from the parent
+    return check_to_line(path)
+
+
+def test_resume_retries_files_whose_error_was_transient(folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results.jsonl"
+    crashed = {
+        "schema": "photoloupe.report/1",
+        "path": str(folder / "a.jpg"),
+        "error": {"code": "worker_crashed", "message": "x"},
+    }
+    out.write_text(json.dumps(crashed) + "\n")
+    assert _scan(folder, out).returncode == 0
+    names = [Path(str(r["path"])).name for r in _lines(out.read_text("utf-8"))]
+    assert names.count("a.jpg") == 2  # the crash line, then a real report
+
+
+def test_scan_into_an_unwritable_place_is_a_usage_error(folder: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = _scan(folder, blocker / "results.jsonl")
+    assert result.returncode == 2
+    assert "Cannot write" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from photoloupe import __version__
 from photoloupe.errors import PhotoloupeError
+from photoloupe.io import display_path
 from photoloupe.pipeline import Options
 from photoloupe.pipeline import check as run_check
 from photoloupe.report.schema import SCHEMA_ID, ErrorBody, ErrorReport, Report
@@ -131,13 +133,22 @@ def scan_command(
         stderr.print(f"Not a folder: {directory}")
         raise typer.Exit(EXIT_USAGE)
     options = _options(trust_anchors)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        sink = out.open("a", encoding="utf-8")
+    except OSError as exc:
+        stderr.print(f"Cannot write the results to {out}: {exc.strerror or exc}")
+        raise typer.Exit(EXIT_USAGE) from None
     done = already_scanned(out)
     out_resolved = out.resolve()
-    todo = [p for p in iter_files(directory) if p not in done and Path(p).resolve() != out_resolved]
+    todo = [
+        p
+        for p in iter_files(directory)
+        if display_path(p) not in done and Path(p).resolve() != out_resolved
+    ]
     skipped = len(done)
     errors = 0
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("a", encoding="utf-8") as sink, _progress() as progress:
+    with sink, _progress() as progress:
         if out.stat().st_size and not _ends_with_newline(out):
             sink.write("\n")  # the previous run died mid-line; start clean
         task = progress.add_task("scanning", total=len(todo))
@@ -213,9 +224,19 @@ def already_scanned(out: Path) -> set[str]:
                 record = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(record, dict) and isinstance(record.get("path"), str):
-                done.add(os.path.normpath(record["path"]))
+            if not isinstance(record, dict) or not isinstance(record.get("path"), str):
+                continue
+            error = record.get("error")
+            if isinstance(error, dict) and error.get("code") in RETRY_CODES:
+                continue  # a passing condition: try this file again
+            done.add(os.path.normpath(record["path"]))
     return done
+
+
+# Error codes that say nothing about the file itself; a resumed scan tries those files again.
+RETRY_CODES = frozenset(
+    {"decode_timeout", "internal_error", "not_found", "out_of_memory", "worker_crashed"}
+)
 
 
 def _scan_lines(paths: Sequence[str], workers: int, options: Options) -> Iterator[tuple[str, bool]]:
@@ -223,21 +244,46 @@ def _scan_lines(paths: Sequence[str], workers: int, options: Options) -> Iterato
         for path in paths:
             yield check_to_line(path, options)
         return
+    queue = iter(paths)
+    while True:
+        # A worker that dies (a decoder crash, the kernel's OOM killer) breaks the whole pool:
+        # the files in flight get an error line and a fresh pool takes the rest.
+        crashed = yield from _scan_with_pool(queue, workers, options)
+        if not crashed:
+            return
+        for path in crashed:
+            message = "The process examining this file stopped unexpectedly."
+            yield _error_json(display_path(path), "worker_crashed", message), True
+
+
+def _scan_with_pool(
+    queue: Iterator[str], workers: int, options: Options
+) -> Generator[tuple[str, bool], None, list[str]]:
+    """Scan from `queue` until it is empty (returns []) or the pool breaks (returns the paths
+    that were in flight)."""
     # Bounded submission keeps memory flat however large the folder is.
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        pending: set[Future[tuple[str, bool]]] = set()
-        queue = iter(paths)
+        pending: dict[Future[tuple[str, bool]], str] = {}
         for path in queue:
-            pending.add(pool.submit(check_to_line, path, options))
+            pending[pool.submit(check_to_line, path, options)] = path
             if len(pending) >= workers * 2:
                 break
         while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
-                yield future.result()
+                path = pending.pop(future)
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    return [path, *pending.values()]
+                yield result
                 nxt = next(queue, None)
                 if nxt is not None:
-                    pending.add(pool.submit(check_to_line, nxt, options))
+                    try:
+                        pending[pool.submit(check_to_line, nxt, options)] = nxt
+                    except BrokenProcessPool:
+                        return [nxt, *pending.values()]
+    return []
 
 
 def _ends_with_newline(path: Path) -> bool:
@@ -258,6 +304,7 @@ def _progress() -> Progress:
 
 
 def _error_json(path: str | None, code: str, message: str) -> str:
+    path = display_path(path) if path is not None else None
     return ErrorReport(path=path, error=ErrorBody(code=code, message=message)).model_dump_json(
         by_alias=True
     )
@@ -267,7 +314,8 @@ def _emit_error(path: str, code: str, message: str, *, as_json: bool) -> None:
     if as_json:
         typer.echo(_error_json(path, code, message))
     else:
-        stderr.print(f"[bold red]{path}[/]: {message} [dim]({code})[/]", highlight=False)
+        shown = display_path(path)
+        stderr.print(f"[bold red]{shown}[/]: {message} [dim]({code})[/]", highlight=False)
 
 
 def _print_summary(report: Report, lang: str) -> None:

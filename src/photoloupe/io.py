@@ -631,6 +631,16 @@ def _unidentified(data: bytes, name: str) -> InputError:
     )
 
 
+def display_path(path: str) -> str:
+    """`path` as text that JSON can carry.
+
+    File names are bytes on POSIX; Python keeps undecodable bytes as lone surrogates, which
+    no JSON encoder accepts. They are shown as backslash escapes instead (the file itself is
+    still opened by its real name).
+    """
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def supported_formats_text() -> str:
     return "JPEG, PNG, WebP, HEIC/HEIF, AVIF, TIFF, GIF, BMP, MPO"
 

@@ -22,7 +22,7 @@ from PIL import Image
 from photoloupe import __version__
 from photoloupe.findings import Finding
 from photoloupe.forensics.thumbnail import check_thumbnail
-from photoloupe.io import Limits, Picture, load_picture
+from photoloupe.io import Limits, Picture, display_path, load_picture
 from photoloupe.provenance.c2pa import read_c2pa
 from photoloupe.provenance.markers import find_ai_markers, find_ai_mentions
 from photoloupe.provenance.metadata import read_metadata
@@ -114,7 +114,7 @@ def check(
 
     report = Report(
         tool=ToolInfo(version=__version__),
-        path=picture.path,
+        path=display_path(picture.path) if picture.path is not None else None,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         file=_file_info(picture),
         verdict=verdict,
@@ -186,7 +186,7 @@ def _file_info(picture: Picture) -> FileInfo:
             estimated_quality=picture.jpeg.estimated_quality,
         )
     return FileInfo(
-        name=picture.name,
+        name=display_path(picture.name),
         sha256=picture.sha256,
         bytes=len(picture.data),
         format=picture.format,
