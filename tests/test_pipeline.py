@@ -135,15 +135,16 @@ def test_a_crashing_analysis_costs_only_itself(monkeypatch: pytest.MonkeyPatch) 
     assert "thumbnail" in report.analyses
 
 
-def test_preview_is_made_on_demand_in_display_orientation() -> None:
+def test_preview_is_in_display_orientation_and_can_be_turned_off() -> None:
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90° clockwise for display
     buf = io.BytesIO()
     Image.new("RGB", (80, 40), (10, 200, 10)).save(buf, "JPEG", exif=exif.tobytes())
     report = photoloupe.check(buf.getvalue(), name="x.jpg")
     assert (report.file.width, report.file.height, report.file.orientation) == (80, 40, 6)
-    assert report._preview is None
     assert report.preview is not None and report.preview.shape[:2] == (80, 40)
+    lean = photoloupe.check(buf.getvalue(), name="x.jpg", options=photoloupe.Options(preview=False))
+    assert lean.preview is None
 
 
 def test_no_forbidden_words_in_demo_reports() -> None:

@@ -82,8 +82,8 @@ def check_command(
     if lang not in LANGS:
         stderr.print(f"--lang must be one of: {', '.join(LANGS)}")
         raise typer.Exit(EXIT_USAGE)
-    options = _options(trust_anchors)
-    reports: list[Report] = []
+    options = _options(trust_anchors, preview=html is not None)
+    reports: list[Report] = []  # kept only for the HTML page
     failed = False
     for image in images:
         try:
@@ -102,7 +102,8 @@ def check_command(
             continue
         if maps is not None:
             write_maps(report, maps)
-        reports.append(report)
+        if html is not None:
+            reports.append(report)
         if as_json:
             typer.echo(report.to_json())
         else:
@@ -132,7 +133,7 @@ def scan_command(
     if not directory.is_dir():
         stderr.print(f"Not a folder: {directory}")
         raise typer.Exit(EXIT_USAGE)
-    options = _options(trust_anchors)
+    options = _options(trust_anchors, preview=False)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         sink = out.open("a", encoding="utf-8")
@@ -164,15 +165,15 @@ def scan_command(
     raise typer.Exit(EXIT_OK)
 
 
-def _options(trust_anchors: Path | None) -> Options:
+def _options(trust_anchors: Path | None, *, preview: bool) -> Options:
     if trust_anchors is None:
-        return Options()
+        return Options(preview=preview)
     try:
         pem = trust_anchors.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         stderr.print(f"The trust anchors cannot be read: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
-    return Options(trust_anchors_pem=pem)
+    return Options(trust_anchors_pem=pem, preview=preview)
 
 
 def write_maps(report: Report, folder: Path) -> None:

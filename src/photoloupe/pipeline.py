@@ -63,6 +63,8 @@ class Options:
 
     limits: Limits = field(default_factory=Limits)
     trust_anchors_pem: str | None = None
+    # A small display copy for human reports; batch callers that only want JSON turn it off.
+    preview: bool = True
 
 
 def check(
@@ -140,7 +142,8 @@ def check(
     for key, finding in findings.items():
         if finding.map is not None:
             report.maps[key] = finding.map
-    report._preview_source = lambda: make_preview(picture)
+    if options.preview:
+        report._preview = make_preview(picture)
     return report
 
 

@@ -7,7 +7,6 @@ documents every field. The models below are the single source of truth: the pipe
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -189,8 +188,6 @@ class Report(_Model):
     # Arrays for renderers; they never go into JSON (a map reaches JSON as a file path).
     _maps: dict[str, npt.NDArray[np.float32]] = PrivateAttr(default_factory=dict)
     _preview: npt.NDArray[np.uint8] | None = PrivateAttr(default=None)
-    # Made on first use: JSON-only callers (scan) never pay for the resize.
-    _preview_source: Callable[[], npt.NDArray[np.uint8]] | None = PrivateAttr(default=None)
 
     @property
     def maps(self) -> dict[str, npt.NDArray[np.float32]]:
@@ -199,10 +196,8 @@ class Report(_Model):
 
     @property
     def preview(self) -> npt.NDArray[np.uint8] | None:
-        """A small RGB copy of the picture in display orientation, for human reports."""
-        if self._preview is None and self._preview_source is not None:
-            self._preview = self._preview_source()
-            self._preview_source = None
+        """A small RGB copy of the picture in display orientation, for human reports (None
+        when the report was made with `Options(preview=False)`)."""
         return self._preview
 
     def to_dict(self) -> dict[str, Any]:
