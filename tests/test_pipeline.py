@@ -93,12 +93,32 @@ def test_demo_verdicts(name: str, label: str, reason: str | None) -> None:
         assert reason in report.verdict.reasons
 
 
-def test_signed_ai_declaration_is_high_reliability() -> None:
+def test_a_signed_but_untrusted_ai_declaration_is_medium_reliability() -> None:
+    # Anyone can mint a certificate chain (demo_signing does): intact is not trusted.
     report = photoloupe.check(EXAMPLES / "content-credentials-ai.jpg")
     assert report.provenance.c2pa.valid is True
     assert report.provenance.c2pa.trusted is False
-    assert report.ai_generated.reliability == "high"
+    assert report.ai_generated.reliability == "medium"
     assert report.ai_generated.decision == "ai-generated"
+    assert "cannot be confirmed" in report.verdict.summary
+
+
+def test_a_trusted_ai_declaration_is_high_reliability() -> None:
+    from photoloupe.provenance.demo_signing import make_throwaway_chain, sign
+
+    chain = make_throwaway_chain("newsroom test")
+    action = {
+        "action": "c2pa.created",
+        "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/"
+        "trainedAlgorithmicMedia",
+    }
+    manifest = {"assertions": [{"label": "c2pa.actions", "data": {"actions": [action]}}]}
+    data = sign(_jpeg((96, 64)), "image/jpeg", manifest, chain)
+    options = photoloupe.Options(trust_anchors_pem=chain.root_pem)
+    report = photoloupe.check(data, name="x.jpg", options=options)
+    assert report.provenance.c2pa.trusted is True
+    assert report.ai_generated.reliability == "high"
+    assert "trust list" in report.verdict.summary
 
 
 def test_unsigned_metadata_declaration_is_medium_reliability() -> None:

@@ -50,7 +50,8 @@ def judge(
     reasons: list[str] = []
 
     if c2pa.ai_generated_claim:
-        key = "verdict.why.c2pa_ai_claim." + ("valid" if c2pa.valid else "invalid")
+        state = "trusted" if c2pa.trusted else "valid" if c2pa.valid else "invalid"
+        key = f"verdict.why.c2pa_ai_claim.{state}"
         ai_evidence.append(
             Evidence(source="c2pa", code="c2pa_ai_claim", message=t(key), message_ar=t(key, "ar"))
         )
@@ -123,7 +124,9 @@ def judge(
         return " ".join(parts)
 
     reliability: Reliability
-    if c2pa.ai_generated_claim and c2pa.valid:
+    # Anyone can sign with a certificate of their own making, so only a signer on a trust list
+    # the user configured makes a declaration highly reliable.
+    if c2pa.ai_generated_claim and c2pa.trusted:
         reliability = "high"
     elif ai_evidence:
         reliability = "medium"
