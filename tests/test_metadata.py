@@ -132,3 +132,57 @@ def test_camera_thumbnail_facts() -> None:
     assert meta["thumbnail"]["present"] is True
     assert (meta["thumbnail"]["width"], meta["thumbnail"]["height"]) == (160, 120)
     assert meta["dates"]["captured"] == "2000:12:30 10:18:16"
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def test_a_damaged_exif_block_does_not_hide_an_xmp_ai_declaration() -> None:
+    import photoloupe
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 60, 90)).save(buf, "JPEG")
+    jpeg = buf.getvalue()
+    bad_exif = _segment(0xE1, b"Exif\x00\x00II*\x00\xff\xff\xff\x7f" + bytes(6))
+    xmp = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description '
+        b'xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
+        b'Iptc4xmpExt:DigitalSourceType="http://cv.iptc.org/newscodes/digitalsourcetype/'
+        b'trainedAlgorithmicMedia"/></rdf:RDF></x:xmpmeta>'
+    )
+    xmp_segment = _segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + xmp)
+    data = jpeg[:2] + bad_exif + xmp_segment + jpeg[2:]
+    meta = read_metadata(load_picture(data, name="x.jpg"))
+    assert meta["reader"] == "xmp-packet"
+    assert meta["errors"]
+    report = photoloupe.check(data, name="x.jpg")
+    assert report.verdict.label == "ai-generated"
+    assert report.provenance.ai_markers[0].where == "XMP iptcExt:DigitalSourceType"
+
+
+def test_unreadable_metadata_is_not_claimed_as_checked() -> None:
+    import photoloupe
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 60, 90)).save(buf, "JPEG")
+    jpeg = buf.getvalue()
+    data = jpeg[:2] + _segment(0xE1, b"Exif\x00\x00II*\x00\xff\xff\xff\x7f" + bytes(6)) + jpeg[2:]
+    report = photoloupe.check(data, name="x.jpg")
+    assert report.provenance.metadata["reader"] is None
+    assert "metadata" in report.verdict.not_checked
+    assert "thumbnail" in report.verdict.not_checked
+    assert "metadata could not be read" in report.verdict.summary
+
+
+def test_png_text_chunks_are_capped_and_counted() -> None:
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for n in range(250):
+        info.add_text(f"k{n}", "v")
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, "PNG", pnginfo=info)
+    meta = read_metadata(load_picture(buf.getvalue(), name="x.png"))
+    assert len(meta["png_text"]) == 200
+    assert meta["truncated"]["png_text"] == 50

@@ -110,7 +110,9 @@ def check(
             f"analysis.{spec.name}", partial(_run_safely, spec, picture, warnings)
         )
 
-    verdict, ai_generated, edited = judge(c2pa, markers, findings)
+    verdict, ai_generated, edited = judge(
+        c2pa, markers, findings, metadata_readable=metadata.get("reader") is not None
+    )
     _annotate_thumbnail(metadata, findings.get("thumbnail"))
     timings["total"] = round((time.perf_counter() - started) * 1000, 2)
 

@@ -34,7 +34,7 @@ _HASH_MISMATCH_CODES = (
     "assertion.collectionHash.mismatch",
 )
 
-CHECKED = ("metadata", "c2pa", "ai_markers", "thumbnail")
+# What this version cannot examine at all.
 NOT_CHECKED = ("ai_detector", "edit_localizer")
 
 
@@ -42,8 +42,21 @@ def judge(
     c2pa: C2paInfo,
     markers: Sequence[AiMarker],
     findings: Mapping[str, Finding],
+    *,
+    metadata_readable: bool = True,
 ) -> tuple[Verdict, AiGenerated, Edited]:
-    """Turn provenance and analysis findings into the verdict, in English and Arabic."""
+    """Turn provenance and analysis findings into the verdict, in English and Arabic.
+
+    `metadata_readable` is False when no metadata could be read at all: then the verdict must
+    not claim it was checked.
+    """
+    checked = ["c2pa"]
+    not_checked: list[str] = []
+    (checked if metadata_readable else not_checked).extend(["metadata", "ai_markers"])
+    thumbnail = findings.get("thumbnail")
+    compared = thumbnail is not None and thumbnail.score is not None
+    (checked if compared else not_checked).append("thumbnail")
+    not_checked.extend(NOT_CHECKED)
     ai_evidence: list[Evidence] = []
     why: list[str] = []  # translation keys with their values, in order of weight
     why_values: list[dict[str, object]] = []
@@ -117,10 +130,12 @@ def judge(
         parts: list[str] = []
         if label == "inconclusive":
             parts.append(t("verdict.inconclusive.lead", lang))
-            parts.append(t("verdict.why.nothing_found", lang))
+            sep = "، " if lang == "ar" else ", "
+            places = sep.join(t(f"verdict.checked.{item}", lang) for item in checked)
+            parts.append(t("verdict.why.nothing_found", lang, checked=places))
         for key, values in zip(why, why_values, strict=True):
             parts.append(t(key, lang, **values))
-        parts.extend(t(f"verdict.not_run.{item}", lang) for item in NOT_CHECKED)
+        parts.extend(t(f"verdict.not_run.{item}", lang) for item in not_checked)
         return " ".join(parts)
 
     reliability: Reliability
@@ -137,8 +152,8 @@ def judge(
         summary=summary("en"),
         summary_ar=summary("ar"),
         reasons=reasons,
-        checked=list(CHECKED),
-        not_checked=list(NOT_CHECKED),
+        checked=checked,
+        not_checked=not_checked,
     )
     ai = AiGenerated(
         probability=None,

@@ -23,6 +23,7 @@ pyexiv2.set_log_level(4)
 MAX_VALUE_CHARS = 2000
 MAX_TAGS_PER_BLOCK = 3000
 MAX_THUMBNAIL_BYTES = 2 * 1024 * 1024
+MAX_PNG_TEXT_CHUNKS = 200
 
 _MAKERNOTE_GROUPS = (
     "Canon",
@@ -75,7 +76,8 @@ def read_metadata(picture: Picture) -> dict[str, Any]:
     Keys: exif, xmp, iptc (tag -> text), maker_notes, make, model, lens, dates
     (captured / digitized / modified), software (list), gps (or None), icc_profile (name or
     None), thumbnail (present / width / height / bytes or None), comment, png_text, truncated
-    (what was cut), errors.
+    (what was cut), errors, reader ("exiv2", "xmp-packet" when only the XMP text could be
+    read, or None when nothing could).
     """
     errors: list[str] = []
     exif: dict[str, str] = {}
@@ -84,6 +86,7 @@ def read_metadata(picture: Picture) -> dict[str, Any]:
     comment: str | None = None
     thumb: bytes | None = None
     truncated: dict[str, int] = {}
+    reader: str | None = "exiv2"
     try:
         with pyexiv2.ImageData(picture.data) as img:
             exif = _clean_block(_read(img.read_exif, errors, "EXIF"), "exif", truncated)
@@ -92,8 +95,12 @@ def read_metadata(picture: Picture) -> dict[str, Any]:
             raw_comment = _read(img.read_comment, errors, "comment")
             comment = _clip(str(raw_comment)) if raw_comment else None
             thumb = _read_thumbnail(img)
-    except Exception as exc:  # exiv2 refuses some containers (GIF, BMP); pixels are still fine
+    except Exception as exc:  # exiv2 refuses some containers (GIF, BMP) and damaged blocks
         errors.append(f"The metadata could not be read by exiv2: {_short(exc)}")
+        # A damaged EXIF block makes exiv2 give up on the whole file, XMP included; the XMP
+        # packet is plain text, so its declarations can still be read.
+        xmp = _clean_block(_xmp_packet_fields(picture.data), "xmp", truncated)
+        reader = "xmp-packet" if xmp else None
 
     merged: dict[str, str] = {**exif, **xmp, **iptc}
     maker_groups = sorted(
@@ -116,13 +123,37 @@ def read_metadata(picture: Picture) -> dict[str, Any]:
             "readable": bool(maker_groups),
             "groups": maker_groups,
         },
-        "png_text": {k: _clip(v) for k, v in picture.text_chunks.items()},
+        "png_text": _png_text(picture.text_chunks, truncated),
         "exif": exif,
         "xmp": xmp,
         "iptc": iptc,
         "truncated": truncated,
         "errors": errors,
+        "reader": reader,
     }
+
+
+_XMP_PACKET = re.compile(rb"<x:xmpmeta\b.{0,1048576}?</x:xmpmeta>", re.DOTALL)
+_XMP_ATTRIBUTE = re.compile(r'\b([A-Za-z][\w-]*):([A-Za-z][\w-]*)\s*=\s*"([^"<]{0,2000})"')
+_XMP_ELEMENT = re.compile(r"<([A-Za-z][\w-]*):([A-Za-z][\w-]*)>([^<]{1,2000})</\1:\2>")
+# XMP namespace prefixes as exiv2 names their groups.
+_XMP_GROUPS = {"Iptc4xmpExt": "iptcExt", "Iptc4xmpCore": "iptc", "xmpMM": "xmpMM", "stEvt": "xmpMM"}
+
+
+def _xmp_packet_fields(data: bytes) -> dict[str, str]:
+    """Properties of the first XMP packet in `data`, found as text (no XML parser: a hostile
+    packet cannot expand entities here), keyed like exiv2 ("Xmp.<group>.<name>")."""
+    match = _XMP_PACKET.search(data, 0, 64 * 1024 * 1024)
+    if match is None:
+        return {}
+    text = match.group(0).decode("utf-8", "replace")
+    fields: dict[str, str] = {}
+    for prefix, name, value in (*_XMP_ATTRIBUTE.findall(text), *_XMP_ELEMENT.findall(text)):
+        if prefix in ("xmlns", "x", "rdf"):
+            continue
+        key = f"Xmp.{_XMP_GROUPS.get(prefix, prefix)}.{name}"
+        fields.setdefault(key, value.strip())
+    return fields
 
 
 def read_thumbnail(data: bytes) -> bytes | None:
@@ -142,6 +173,13 @@ def _read_thumbnail(img: Any) -> bytes | None:
     if not thumb or len(thumb) > MAX_THUMBNAIL_BYTES:
         return None
     return bytes(thumb)
+
+
+def _png_text(chunks: dict[str, str], truncated: dict[str, int]) -> dict[str, str]:
+    out = {key: _clip(value) for key, value in list(chunks.items())[:MAX_PNG_TEXT_CHUNKS]}
+    if len(chunks) > MAX_PNG_TEXT_CHUNKS:
+        truncated["png_text"] = len(chunks) - MAX_PNG_TEXT_CHUNKS
+    return out
 
 
 def _read(fn: Any, errors: list[str], what: str) -> Any:
