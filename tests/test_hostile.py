@@ -30,7 +30,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from photoloupe.report.schema import ErrorReport, Report
 
@@ -433,3 +433,19 @@ def test_memory_cap_stops_an_unbounded_decode() -> None:
     )
     assert proc.returncode != 0
     assert "MemoryError" in proc.stderr
+
+
+def test_a_ztxt_bomb_costs_only_itself_not_the_other_chunks() -> None:
+    import photoloupe
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a cat\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1")
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (9, 99, 199)).save(buf, "PNG", pnginfo=info)
+    png = buf.getvalue()
+    iend = png.rindex(b"IEND") - 4
+    bomb = chunk(b"zTXt", b"huge\x00\x00" + zlib.compress(bytes(8 * 1024 * 1024), 9))
+    report = photoloupe.check(png[:iend] + bomb + png[iend:], name="sd.png")
+    assert report.verdict.label == "ai-generated"
+    (note,) = [n for n in report.file.notes if "set aside" in n]
+    assert "zTXt" in note and "tEXt" not in note
