@@ -139,3 +139,22 @@ def test_centre_crops_of_camera_files_are_mostly_recognised() -> None:
         flagged += finding.evidence_of == "editing"
     assert compared >= 40
     assert flagged / compared >= 0.8, (flagged, compared)
+
+
+def test_a_flat_or_tiny_picture_is_never_called_edited() -> None:
+    scene = _scene()
+    flat = np.zeros_like(scene)
+    finding = check_thumbnail(load_picture(_with_thumbnail(flat, scene), name="flat.jpg"))
+    assert finding.evidence_of is None and finding.score is None
+    tiny = np.ascontiguousarray(scene[:8, :8])
+    finding = check_thumbnail(load_picture(_with_thumbnail(tiny, scene), name="tiny.jpg"))
+    assert finding.codes == ("thumbnail_too_small",)
+
+
+def test_the_map_is_in_stored_orientation() -> None:
+    scene = _scene()
+    turned = np.ascontiguousarray(np.rot90(scene))
+    finding = check_thumbnail(load_picture(_with_thumbnail(turned, scene), name="a.jpg"))
+    assert finding.map is not None
+    h, w = turned.shape[:2]
+    assert (finding.map.shape[0] > finding.map.shape[1]) == (h > w)

@@ -22,7 +22,7 @@ from photoloupe.findings import Finding
 from photoloupe.io import Picture
 from photoloupe.provenance.metadata import read_thumbnail
 
-NAME = "thumbnail"
+MIN_PICTURE_SIDE = 64  # smaller pictures carry too little to compare with a preview
 
 # Agreement thresholds on zero-mean normalised cross-correlation of blurred grey images.
 MATCH_NCC = 0.80  # at or above: the thumbnail shows this picture
@@ -59,7 +59,21 @@ def check_thumbnail(picture: Picture) -> Finding:
             notes=("The embedded thumbnail cannot be decoded.",),
             codes=("thumbnail_unreadable",),
         )
+    if min(picture.width, picture.height) < MIN_PICTURE_SIDE:
+        return Finding(
+            score=None,
+            notes=("The picture is too small to compare with its thumbnail.",),
+            codes=("thumbnail_too_small",),
+        )
     main = _grey(_shrink_rgb(picture.pixels, 4 * max(thumb.shape)))
+    if float(main.std()) < _MIN_STD or float(thumb.std()) < _MIN_STD:
+        # A flat picture (or preview) has no structure to compare: agreement and
+        # disagreement are both meaningless.
+        return Finding(
+            score=None,
+            notes=("The picture or its thumbnail is nearly uniform; no comparison is possible.",),
+            codes=("thumbnail_uncertain",),
+        )
     # Some tools rotate the stored pixels and leave the preview as it was: try the four turns.
     turns = [np.ascontiguousarray(np.rot90(main, k)) for k in range(4)]
     best: tuple[float, int, npt.NDArray[np.float32], npt.NDArray[np.float32]] | None = None
@@ -104,7 +118,7 @@ def check_thumbnail(picture: Picture) -> Finding:
                     "clearly: evidence that this area was changed after the thumbnail was made.",
                     *rotated_note,
                 ),
-                map=_as_map(residual),
+                map=_as_map(np.rot90(residual, -turn)),
                 codes=("thumbnail_local_mismatch",),
                 evidence_of="editing",
                 details=details,
@@ -112,7 +126,7 @@ def check_thumbnail(picture: Picture) -> Finding:
         return Finding(
             score=float(max(0.0, min(1.0, (1.0 - ncc) * 2))),
             notes=("The embedded thumbnail matches the picture.", *rotated_note),
-            map=_as_map(residual),
+            map=_as_map(np.rot90(residual, -turn)),
             codes=("thumbnail_match",),
             details=details,
         )
@@ -141,7 +155,7 @@ def check_thumbnail(picture: Picture) -> Finding:
                 "The embedded thumbnail shows different content from the picture: evidence "
                 "that the picture was changed or replaced after the thumbnail was made.",
             ),
-            map=_as_map(residual),
+            map=_as_map(np.rot90(residual, -turn)),
             codes=("thumbnail_mismatch",),
             evidence_of="editing",
             details=details,
@@ -152,7 +166,7 @@ def check_thumbnail(picture: Picture) -> Finding:
             "The embedded thumbnail resembles the picture but not closely enough to say either "
             "way (small, dark or low-contrast pictures compare poorly); no conclusion is drawn.",
         ),
-        map=_as_map(residual),
+        map=_as_map(np.rot90(residual, -turn)),
         codes=("thumbnail_uncertain",),
         details=details,
     )
