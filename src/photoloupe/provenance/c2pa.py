@@ -29,7 +29,7 @@ import c2pa
 
 from photoloupe.report.schema import C2paInfo, C2paStatus
 
-__all__ = ["EXPLANATIONS", "explain", "is_ai_source_type", "read_c2pa"]
+__all__ = ["C2PA_JUMBF_MARK", "EXPLANATIONS", "explain", "is_ai_source_type", "read_c2pa"]
 
 # Verified against c2pa-python 0.38.1 / c2pa-rs 0.91.3. The defaults fetch remote manifests
 # (`verify.remote_manifest_fetch` is true) and resolve `did:web` issuers of CAWG identity
@@ -212,7 +212,7 @@ _ERROR_KIND: Final = re.compile(r"^\s*([A-Za-z]+)\s*:")
 # The JUMBF description box of a C2PA manifest store: box type "jumd" followed by the C2PA
 # UUID, whose first four bytes spell "c2pa". Lets a read error tell "no manifest" from
 # "a manifest the library could not read".
-_C2PA_JUMBF_MARK: Final = b"jumdc2pa"
+C2PA_JUMBF_MARK: Final = b"jumdc2pa"
 
 # Read errors that come before any certificate is looked at, so a trust list cannot cause them.
 _NOT_ABOUT_TRUST: Final = frozenset(
@@ -244,7 +244,7 @@ def read_c2pa(data: bytes, mime: str, *, trust_anchors_pem: str | None = None) -
     except Exception as exc:
         # The contract is "never raise": a bug here or an unexpected library failure must
         # still leave the rest of the report intact, so it is reported, not propagated.
-        present = _C2PA_JUMBF_MARK in bytes(data) if isinstance(data, bytes | bytearray) else False
+        present = C2PA_JUMBF_MARK in bytes(data) if isinstance(data, bytes | bytearray) else False
         return C2paInfo(
             present=present,
             valid=False if present else None,
@@ -349,7 +349,7 @@ def _from_read_error(data: bytes, exc: BaseException) -> C2paInfo:
             present=False,
             note="Content Credentials cannot be read in this file format, so none were checked.",
         )
-    if _C2PA_JUMBF_MARK in data:
+    if C2PA_JUMBF_MARK in data:
         return C2paInfo(
             present=True,
             valid=False,
