@@ -25,6 +25,7 @@ from photoloupe.errors import PhotoloupeError
 from photoloupe.io import display_path
 from photoloupe.pipeline import Options
 from photoloupe.pipeline import check as run_check
+from photoloupe.report.images import write_maps
 from photoloupe.report.schema import SCHEMA_ID, ErrorBody, ErrorReport, Report
 from photoloupe.report.translate import LANGS, t
 
@@ -175,22 +176,6 @@ def _options(trust_anchors: Path | None, *, preview: bool) -> Options:
         stderr.print(f"The trust anchors cannot be read: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
     return Options(trust_anchors_pem=pem, preview=preview)
-
-
-def write_maps(report: Report, folder: Path) -> None:
-    """Write each map of `report` as a PNG in `folder` and record the paths in the report."""
-    from photoloupe.report.images import map_to_png
-
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = Path(report.file.name).stem or "image"
-    prefix = f"{stem}-{report.file.sha256[:8]}"
-    for name, array in report.maps.items():
-        path = folder / f"{prefix}.{name}.png"
-        path.write_bytes(map_to_png(array))
-        if name in report.analyses:
-            report.analyses[name].map = str(path)
-        if name == "edited":
-            report.edited.map = str(path)
 
 
 def check_to_line(path: str, options: Options | None = None) -> tuple[str, bool]:

@@ -6,12 +6,14 @@ Shared by the HTML report and the CLI (which writes maps to disk with `map_to_pn
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
 from photoloupe.io import orient_array
+from photoloupe.report.schema import Report
 
 __all__ = [
     "colorize",
@@ -163,3 +165,27 @@ def orient_box(
             return (y, width - x - w, h, w)
         case _:
             return (x, y, w, h)
+
+
+def write_maps(report: Report, folder: str | Path) -> list[Path]:
+    """Write each map of `report` as a PNG in `folder`, record the paths in the report, and
+    return them. Names are `<stem>-<sha256[:8]>.<analysis>.png`, unique per file.
+
+    >>> report = photoloupe.check("examples/harbour-edited.jpg")  # doctest: +SKIP
+    >>> write_maps(report, "maps")  # doctest: +SKIP
+    [PosixPath('maps/harbour-edited-b18b21c6.thumbnail.png')]
+    """
+    folder = Path(folder)
+    written: list[Path] = []
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = Path(report.file.name).stem or "image"
+    prefix = f"{stem}-{report.file.sha256[:8]}"
+    for name, array in report.maps.items():
+        path = folder / f"{prefix}.{name}.png"
+        path.write_bytes(map_to_png(array))
+        written.append(path)
+        if name in report.analyses:
+            report.analyses[name].map = str(path)
+        if name == "edited":
+            report.edited.map = str(path)
+    return written
