@@ -1,9 +1,9 @@
 """photoloupe: offline image verification workbench.
 
 >>> import photoloupe
->>> report = photoloupe.check("photo.jpg")  # doctest: +SKIP
->>> report.verdict.label, report.provenance.c2pa.present  # doctest: +SKIP
-('inconclusive', False)
+>>> report = photoloupe.check("examples/content-credentials-ai.jpg")
+>>> report.verdict.label, report.provenance.c2pa.ai_generated_claim
+('ai-generated', True)
 """
 
 __version__ = "0.1.0"

@@ -77,8 +77,8 @@ def check(
 
     Raises `photoloupe.errors.InputError` when the input cannot be analysed.
 
-    >>> report = check("examples/harbour.jpg")  # doctest: +SKIP
-    >>> report.verdict.label  # doctest: +SKIP
+    >>> report = check("examples/harbour.jpg")
+    >>> report.verdict.label
     'inconclusive'
     """
     options = options or Options()

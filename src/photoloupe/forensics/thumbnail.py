@@ -7,6 +7,11 @@ most reliable forensic checks (Kee & Farid 2010 used thumbnails to identify edit
 
 Only strong, structural disagreement counts: thumbnails are tiny, heavily compressed and
 sometimes made from a slightly different tone curve, so colour and fine detail are ignored.
+
+The thresholds below were chosen by reasoning about previews (160×120 JPEGs) and then looked at
+on the corpus during development: the untouched camera originals in ../shared/data/real/full and
+the centre-cropped camera files in real/camera. The tests assert on those same files, so they
+guard against regressions; they are not an independent measurement of accuracy.
 """
 
 from __future__ import annotations

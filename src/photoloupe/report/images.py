@@ -171,9 +171,10 @@ def write_maps(report: Report, folder: str | Path) -> list[Path]:
     """Write each map of `report` as a PNG in `folder`, record the paths in the report, and
     return them. Names are `<stem>-<sha256[:8]>.<analysis>.png`, unique per file.
 
-    >>> report = photoloupe.check("examples/harbour-edited.jpg")  # doctest: +SKIP
-    >>> write_maps(report, "maps")  # doctest: +SKIP
-    [PosixPath('maps/harbour-edited-b18b21c6.thumbnail.png')]
+    >>> import photoloupe, tempfile
+    >>> report = photoloupe.check("examples/harbour-edited.jpg")
+    >>> [p.name for p in write_maps(report, tempfile.mkdtemp())]
+    ['harbour-edited-b18b21c6.thumbnail.png']
     """
     folder = Path(folder)
     written: list[Path] = []
