@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXAMPLES := $(sort $(wildcard examples/*.jpg examples/*.png examples/*.webp examples/*.heic))
 
-.PHONY: demo test install lint typecheck clean
+.PHONY: demo test install lint typecheck clean train bench
 
 install: $(STAMP)
 
@@ -23,14 +23,23 @@ demo: install
 	@echo "Reports written: examples/out/report.json, report.html, report.ar.html"
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples training
+	$(BIN)/ruff format --check src tests benchmarks examples training
 
 typecheck: install
 	$(BIN)/mypy
 
 test: lint typecheck
 	$(BIN)/python -m pytest
+
+# Rebuild the detector's weights from ../shared/data (a few minutes on 2 cores, no GPU).
+train: install
+	$(BIN)/python -m training.train_detector
+
+# Print the measured figures (not part of `make test`: timings are never test assertions).
+bench: install
+	$(BIN)/python benchmarks/intake.py
+	$(BIN)/python benchmarks/detect.py
 
 clean:
 	rm -rf $(VENV) examples/out .pytest_cache .mypy_cache .ruff_cache

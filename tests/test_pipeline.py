@@ -66,21 +66,41 @@ def test_report_has_the_documented_shape() -> None:
     Report.model_validate(data)  # round trip through the public model
 
 
-def test_without_a_detector_probability_is_null_and_the_verdict_says_what_was_not_checked() -> None:
+def test_the_verdict_says_what_was_checked_and_what_was_not() -> None:
+    report = photoloupe.check(EXAMPLES / "harbour.jpg")
+    assert report.ai_generated.probability is not None
+    assert report.edited.probability is None
+    assert report.verdict.label == "no-evidence"
+    assert report.verdict.not_checked == ["edit_localizer"]
+    assert {"metadata", "c2pa", "ai_markers", "thumbnail", "ai_detector"} <= set(
+        report.verdict.checked
+    )
+    assert "not part of this version" in report.verdict.summary
+    assert "pixel-level AI detector" in report.verdict.summary
+    assert report.verdict.summary_ar and report.verdict.summary_ar != report.verdict.summary
+
+
+def test_without_a_usable_detector_the_verdict_is_inconclusive(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from photoloupe.detect import model
+
+    def refuse() -> None:
+        raise model.ModelIntegrityError("weights tampered with")
+
+    monkeypatch.setattr(model, "_packaged_model", refuse)
     report = photoloupe.check(EXAMPLES / "harbour.jpg")
     assert report.ai_generated.probability is None
-    assert report.edited.probability is None
     assert report.verdict.label == "inconclusive"
     assert "ai_detector" in report.verdict.not_checked
-    assert {"metadata", "c2pa", "ai_markers", "thumbnail"} <= set(report.verdict.checked)
-    assert "not part of this version" in report.verdict.summary
-    assert report.verdict.summary_ar and report.verdict.summary_ar != report.verdict.summary
+    assert report.analyses["ai_detector"].codes == ["analysis_failed"]
+    assert any("ai_detector" in w for w in report.warnings)
 
 
 @pytest.mark.parametrize(
     ("name", "label", "reason"),
     [
-        ("harbour.jpg", "inconclusive", None),
+        ("harbour.jpg", "no-evidence", None),
         ("harbour-edited.jpg", "edited", "thumbnail_local_mismatch"),
         ("diffusion-parameters.png", "ai-generated", "metadata_ai_marker"),
         ("content-credentials-ai.jpg", "ai-generated", "c2pa_ai_claim"),
@@ -237,7 +257,7 @@ def test_a_data_hash_mismatch_is_evidence_of_editing() -> None:
 @pytest.mark.parametrize("path", shared_files("real/full"), ids=lambda p: p.name)
 def test_camera_originals_are_never_labelled_edited_or_ai(path: Path) -> None:
     report = photoloupe.check(path)
-    assert report.verdict.label == "inconclusive"
+    assert report.verdict.label in ("no-evidence", "inconclusive")
     assert report.provenance.metadata["thumbnail"]["matches"] is True
 
 

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from photoloupe import __version__
+from photoloupe.detect import detect_ai
 from photoloupe.errors import DecodeTimeout
 from photoloupe.findings import Finding
 from photoloupe.forensics.thumbnail import check_thumbnail
@@ -50,6 +51,7 @@ class AnalysisSpec:
 
 
 ANALYSES: tuple[AnalysisSpec, ...] = (
+    AnalysisSpec(name="ai_detector", run=detect_ai),
     AnalysisSpec(
         name="thumbnail",
         run=check_thumbnail,

@@ -12,6 +12,7 @@ The rules are few and written out so a reader can check them:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 from photoloupe.findings import Finding
 from photoloupe.report.schema import (
@@ -20,6 +21,7 @@ from photoloupe.report.schema import (
     C2paInfo,
     Edited,
     Evidence,
+    ModelInfo,
     Reliability,
     Verdict,
     VerdictLabel,
@@ -35,7 +37,7 @@ _HASH_MISMATCH_CODES = (
 )
 
 # What this version cannot examine at all.
-NOT_CHECKED = ("ai_detector", "edit_localizer")
+NOT_CHECKED = ("edit_localizer",)
 
 
 def judge(
@@ -56,6 +58,9 @@ def judge(
     thumbnail = findings.get("thumbnail")
     compared = thumbnail is not None and thumbnail.score is not None
     (checked if compared else not_checked).append("thumbnail")
+    detector = findings.get("ai_detector")
+    detector_ran = detector is not None and detector.score is not None
+    (checked if detector_ran else not_checked).append("ai_detector")
     not_checked.extend(NOT_CHECKED)
     ai_evidence: list[Evidence] = []
     why: list[str] = []  # translation keys with their values, in order of weight
@@ -87,6 +92,32 @@ def judge(
         why.append("verdict.why.metadata_ai_marker")
         why_values.append({"generators": ", ".join(generators), "where": ", ".join(places)})
         reasons.append("metadata_ai_marker")
+
+    detector_decision = str(detector.details.get("decision")) if detector is not None else None
+    if detector is not None and detector.score is not None:
+        values = {
+            "probability": f"{detector.score:.0%}",
+            "threshold": f"{float(str(detector.details['threshold'])):.0%}",
+        }
+        reliability_word = str(detector.details["reliability"])
+        key = {
+            "ai-generated": "verdict.why.detector_ai",
+            "no-evidence": "verdict.why.detector_none",
+        }.get(detector_decision or "", "verdict.why.detector_unreliable")
+        if detector_decision == "ai-generated":
+            ai_evidence.append(
+                Evidence(
+                    source="ai_detector",
+                    code="detector_ai_generated",
+                    message=" ".join(detector.notes),
+                    message_ar=t(
+                        key, "ar", **values, reliability=t(f"reliability.{reliability_word}", "ar")
+                    ),
+                )
+            )
+            reasons.append("detector_ai_generated")
+        why.append(key)
+        why_values.append({**values, "reliability": f"reliability.{reliability_word}"})
 
     edit_evidence: list[Evidence] = []
     for name, finding in findings.items():
@@ -123,30 +154,55 @@ def judge(
         label = "ai-generated"
     elif edit_evidence:
         label = "edited"
+    elif detector_decision == "no-evidence":
+        label = "no-evidence"
     else:
         label = "inconclusive"
 
     def summary(lang: str) -> str:
         parts: list[str] = []
-        if label == "inconclusive":
-            parts.append(t("verdict.inconclusive.lead", lang))
+        if label in ("inconclusive", "no-evidence"):
+            if label == "inconclusive":
+                parts.append(t("verdict.inconclusive.lead", lang))
             sep = "، " if lang == "ar" else ", "
             places = sep.join(t(f"verdict.checked.{item}", lang) for item in checked)
             parts.append(t("verdict.why.nothing_found", lang, checked=places))
         for key, values in zip(why, why_values, strict=True):
-            parts.append(t(key, lang, **values))
+            # Values naming a catalogue key ("reliability.high") are translated too.
+            shown = {
+                k: t(str(v), lang) if str(v).startswith("reliability.") else v
+                for k, v in values.items()
+            }
+            parts.append(t(key, lang, **shown))
+        if detector_ran:
+            parts.append(t("verdict.detector_caveat", lang))
         parts.extend(t(f"verdict.not_run.{item}", lang) for item in not_checked)
         return " ".join(parts)
 
     reliability: Reliability
     # Anyone can sign with a certificate of their own making, so only a signer on a trust list
     # the user configured makes a declaration highly reliable.
+    declared = bool(markers) or c2pa.ai_generated_claim
     if c2pa.ai_generated_claim and c2pa.trusted:
         reliability = "high"
-    elif ai_evidence:
+    elif declared:
         reliability = "medium"
+    elif detector_ran and detector is not None:
+        reliability = _reliability(detector.details.get("reliability"))
     else:
         reliability = "low"
+    decision: Literal["ai-generated", "no-evidence", "inconclusive"] = "inconclusive"
+    if ai_evidence:
+        decision = "ai-generated"
+    elif detector_decision == "no-evidence":
+        decision = "no-evidence"
+    model = None
+    if detector is not None and isinstance(detector.details.get("model"), dict):
+        info = detector.details["model"]
+        assert isinstance(info, dict)
+        model = ModelInfo(
+            name=str(info["name"]), version=str(info["version"]), sha256=str(info["sha256"])
+        )
     verdict = Verdict(
         label=label,
         summary=summary("en"),
@@ -155,16 +211,27 @@ def judge(
         checked=checked,
         not_checked=not_checked,
     )
+    threshold = detector.details.get("threshold") if detector is not None else None
     ai = AiGenerated(
-        probability=None,
-        threshold=None,
-        decision="ai-generated" if ai_evidence else "inconclusive",
+        probability=round(detector.score, 4)
+        if detector_ran and detector is not None and detector.score is not None
+        else None,
+        threshold=float(threshold) if isinstance(threshold, int | float) else None,
+        decision=decision,
         reliability=reliability,
         evidence=ai_evidence,
-        model=None,
+        model=model,
     )
     edited = Edited(probability=None, map=None, regions=[], evidence=edit_evidence)
     return verdict, ai, edited
+
+
+def _reliability(value: object) -> Reliability:
+    if value == "high":
+        return "high"
+    if value == "medium":
+        return "medium"
+    return "low"
 
 
 def translated_notes(finding: Finding, lang: str) -> list[str]:

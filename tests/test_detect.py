@@ -1,0 +1,199 @@
+"""The pixel detector: determinism, laundering, calibration, reliability, weight integrity."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from training.metrics import (
+    expected_calibration_error,
+    fit_logistic,
+    fit_platt,
+    roc_auc,
+    sigmoid,
+    tpr_at_fpr,
+)
+
+import photoloupe
+from photoloupe.detect import detect_ai
+from photoloupe.detect.features import TILE, extract_features, feature_groups, feature_names
+from photoloupe.detect.laundering import Laundering, jpeg, launder, resize
+from photoloupe.detect.model import ModelIntegrityError, load_model
+from photoloupe.io import load_picture
+from tests.conftest import ROOT
+
+WEIGHTS = ROOT / "src" / "photoloupe" / "detect" / "weights"
+
+
+def _texture(size: tuple[int, int] = (384, 512), seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    h, w = size
+    base = np.cumsum(np.cumsum(rng.normal(0, 1, (h, w, 3)), axis=0), axis=1)
+    base = (base - base.min()) / (base.max() - base.min()) * 200 + 20
+    return np.clip(base + rng.normal(0, 3, base.shape), 0, 255).astype(np.uint8)
+
+
+def _encoded(rgb: np.ndarray, fmt: str = "PNG", **kw: object) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+# --- features and the detector are deterministic ----------------------------------------------
+
+
+def test_features_are_deterministic_and_named() -> None:
+    rgb = _texture()
+    first, second = extract_features(rgb), extract_features(rgb.copy())
+    np.testing.assert_array_equal(first, second)
+    assert first.shape[1] == len(feature_names())
+    assert np.isfinite(first).all()
+    groups = feature_groups()
+    assert sum(stop - start for start, stop in groups.values()) == len(feature_names())
+
+
+def test_the_detector_gives_the_same_answer_twice() -> None:
+    picture = load_picture(_encoded(_texture()), name="t.png")
+    a, b = detect_ai(picture), detect_ai(picture)
+    assert a.score == b.score
+    assert a.details == b.details
+
+
+def test_tiles_do_not_depend_on_the_content_outside_them() -> None:
+    rgb = _texture((TILE * 2, TILE * 2))
+    single = extract_features(np.ascontiguousarray(rgb[:TILE, :TILE]))
+    assert single.shape[0] == 1
+    whole = extract_features(rgb)
+    assert any(np.allclose(row, single[0]) for row in whole)
+
+
+# --- the laundering pipeline ---------------------------------------------------------------
+
+
+def test_laundering_is_reproducible_and_within_its_ranges() -> None:
+    rgb = _texture((600, 800))
+    spec = Laundering()
+    for seed in range(12):
+        out = launder(rgb, np.random.default_rng(seed), spec)
+        again = launder(rgb, np.random.default_rng(seed), spec)
+        np.testing.assert_array_equal(out, again)
+        assert out.dtype == np.uint8 and out.ndim == 3
+        h, w = out.shape[:2]
+        assert 0.5 * spec.min_crop - 1 <= min(h, w) <= min(rgb.shape[:2])
+        assert not np.array_equal(out, rgb[:h, :w])  # at least the JPEG changed it
+
+
+def test_jpeg_and_resize_do_what_they_say() -> None:
+    rgb = _texture()
+    small = resize(rgb, 0.5)
+    assert small.shape[:2] == (rgb.shape[0] // 2, rgb.shape[1] // 2)
+    lossy = jpeg(rgb, 60)
+    assert lossy.shape == rgb.shape
+    assert 0 < np.abs(lossy.astype(int) - rgb).mean() < 10
+    assert np.abs(jpeg(rgb, 100).astype(int) - rgb).mean() < np.abs(lossy.astype(int) - rgb).mean()
+
+
+# --- calibration ---------------------------------------------------------------------------
+
+
+def test_shipped_calibration_is_monotonic() -> None:
+    model = load_model()
+    logits = np.linspace(-10, 10, 201)
+    probabilities = np.array([model.probability(float(z)) for z in logits])
+    assert np.all(np.diff(probabilities) > 0)
+    assert 0.0 < probabilities[0] < 0.5 < probabilities[-1] < 1.0
+    assert 0.5 <= model.threshold < 1.0
+
+
+def test_platt_scaling_recovers_a_known_calibration() -> None:
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, 4000)
+    # Symmetric classes, so the even-odds calibration is the generating one.
+    y = (rng.random(4000) < sigmoid(0.5 * logits)).astype(float)
+    a, b = fit_platt(logits, y)
+    assert abs(a - 0.5) < 0.08 and abs(b) < 0.15
+    assert expected_calibration_error(y, sigmoid(a * logits + b)) < 0.05
+    assert expected_calibration_error(y, sigmoid(3 * logits)) > 0.1  # overconfident
+
+
+def test_metrics_match_their_definitions() -> None:
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1], dtype=float)
+    s = np.array([0.1, 0.2, 0.3, 0.8, 0.4, 0.7, 0.9, 0.95])
+    pairs = [(p > n) + 0.5 * (p == n) for p in s[y == 1] for n in s[y == 0]]
+    assert roc_auc(y, s) == pytest.approx(np.mean(pairs))
+    # At most 1 of 4 negatives may pass: the threshold is 0.3, and all positives exceed it.
+    assert tpr_at_fpr(y, s, 0.25) == pytest.approx(1.0)
+    assert tpr_at_fpr(y, s, 0.0) == pytest.approx(0.5)  # above 0.8: 0.9 and 0.95
+    coef, intercept = fit_logistic(
+        np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1.0]), 1e-3
+    )
+    assert coef[0] > 0 and -coef[0] * 3 < intercept < 0
+
+
+# --- reliability ---------------------------------------------------------------------------
+
+
+def test_a_tiny_picture_is_low_reliability_and_inconclusive() -> None:
+    picture = load_picture(_encoded(_texture((100, 120))), name="tiny.png")
+    finding = detect_ai(picture)
+    assert finding.details["reliability"] == "low"
+    assert finding.details["decision"] == "inconclusive"
+    assert "too_small" in finding.details["reasons"]  # type: ignore[operator]
+    report = photoloupe.check(_encoded(_texture((100, 120))), name="tiny.png")
+    assert report.verdict.label == "inconclusive"
+
+
+def test_a_too_small_picture_is_not_scored() -> None:
+    finding = detect_ai(load_picture(_encoded(_texture((40, 60))), name="x.png"))
+    assert finding.score is None and finding.details["reliability"] == "low"
+
+
+def test_an_over_compressed_jpeg_is_low_reliability() -> None:
+    data = _encoded(_texture(), "JPEG", quality=25)
+    finding = detect_ai(load_picture(data, name="q25.jpg"))
+    assert finding.details["reliability"] == "low"
+    assert "heavily_compressed" in finding.details["reasons"]  # type: ignore[operator]
+    assert finding.details["decision"] == "inconclusive"
+
+
+def test_a_clean_large_picture_can_be_high_reliability() -> None:
+    finding = detect_ai(load_picture(ROOT / "examples" / "harbour.jpg"))
+    assert finding.details["reliability"] in ("high", "medium")
+    assert finding.details["decision"] in ("ai-generated", "no-evidence")
+
+
+# --- weight integrity ----------------------------------------------------------------------
+
+
+def test_a_weight_file_whose_hash_does_not_match_is_refused(tmp_path: Path) -> None:
+    for name in ("detector.npz", "detector.json"):
+        shutil.copy(WEIGHTS / name, tmp_path / name)
+    assert load_model(str(tmp_path)).sha256 == load_model().sha256
+    blob = bytearray((tmp_path / "detector.npz").read_bytes())
+    blob[len(blob) // 2] ^= 0x01
+    (tmp_path / "detector.npz").write_bytes(bytes(blob))
+    with pytest.raises(ModelIntegrityError):
+        load_model(str(tmp_path))
+
+
+def test_weights_are_small() -> None:
+    assert sum(p.stat().st_size for p in WEIGHTS.iterdir()) < 25 * 1024 * 1024
+
+
+# --- the report --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["harbour.jpg", "harbour-edited.jpg", "content-credentials-ai.jpg"]
+)
+def test_check_fills_ai_generated(name: str) -> None:
+    report = photoloupe.check(ROOT / "examples" / name)
+    ai = report.ai_generated
+    assert ai.probability is not None and 0.0 <= ai.probability <= 1.0
+    assert ai.threshold is not None
+    assert ai.model is not None and ai.model.sha256 == load_model().sha256
+    assert report.analyses["ai_detector"].score == pytest.approx(ai.probability, abs=1e-4)

@@ -1,0 +1,166 @@
+"""The detector's data: which files, which labels, which held-out folds, and their features.
+
+    .venv/bin/python -m training.dataset        # (re)build the feature cache
+
+Reads ../shared/data (never copied), decodes pixels with photoloupe's own intake (metadata never
+reaches the features), and caches features per variant in training/.cache/features.npz.
+
+Folds hold out *whole generators* on the AI side and *whole camera makes* on the real side,
+so that every score in the benchmark comes from a model that never saw that generator or make.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from photoloupe.detect.features import TILE, extract_features
+from photoloupe.detect.laundering import jpeg, launder, resize
+from photoloupe.io import load_picture
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+CACHE = ROOT / "training" / ".cache"
+
+# Leave-generator-out folds. The modern generators (GPT-4o / gpt-image-1 / ChatGPT, Nano Banana,
+# Gemini, Seedream) form one fold of their own, as the research notes advise.
+GENERATOR_FOLDS: dict[str, int] = {
+    # 0: Stable Diffusion family and its latent-diffusion ancestor
+    "stable-diffusion-v1-4": 0,
+    "stable-diffusion-v1-5": 0,
+    "stable-diffusion-v2-1": 0,
+    "stable-diffusion": 0,
+    "stable-diffusion-beta": 0,
+    "latent-diffusion": 0,
+    # 1: modern commercial generators (2024-2026)
+    "gpt-4o-image": 1,
+    "gpt-image-1": 1,
+    "chatgpt": 1,
+    "nano-banana": 1,
+    "nano-banana-pro": 1,
+    "gemini": 1,
+    "gemini-image-prompted-from-paired-real-p": 1,
+    "seedream-5-0-pro": 1,
+    # 2: OpenAI's early models and their open re-implementations
+    "dall-e-2": 2,
+    "dall-e-mini": 2,
+    "craiyon": 2,
+    "glide": 2,
+    "glid-3-xl": 2,
+    # 3: CLIP-guided diffusion and VQGAN art generators
+    "disco-diffusion": 3,
+    "majesty-diffusion": 3,
+    "simulacra-pixray-vqgan": 3,
+    # 4: Midjourney, unattributed web images, GAN
+    "midjourney": 4,
+    "unspecified": 4,
+    "progan-gan": 4,
+}
+N_FOLDS = 5
+AUGMENTS = {1: 2, 0: 5}  # laundered training copies per image: AI, real (balances the classes)
+EVAL_QUALITY = (70, 95)
+
+
+@dataclass(frozen=True)
+class Item:
+    path: str  # relative to ../shared/data
+    label: int  # 1 AI-generated, 0 camera photograph
+    group: str  # generator, or camera make
+    fold: int
+
+
+def _make_fold(make: str, path: str) -> int:
+    key = (make.strip().split()[0].lower() if make.strip() else path).encode()
+    return int(hashlib.sha256(key).hexdigest(), 16) % N_FOLDS
+
+
+def items() -> list[Item]:
+    entries = json.loads((SHARED / "manifest.json").read_text("utf-8"))
+    out = []
+    for e in entries:
+        if e["label"] == "ai":
+            generator = e["path"].split("/")[1]
+            out.append(Item(e["path"], 1, generator, GENERATOR_FOLDS[generator]))
+        elif e["label"] == "real":
+            make = e.get("exif_make") or ""
+            group = make.strip().split()[0] if make.strip() else "unknown"
+            out.append(Item(e["path"], 0, group, _make_fold(make, e["path"])))
+    return sorted(out, key=lambda i: i.path)
+
+
+def _seed(path: str, salt: str) -> int:
+    return int(hashlib.sha256(f"{salt}:{path}".encode()).hexdigest()[:8], 16)
+
+
+def variants(item: Item) -> dict[str, list[np.ndarray]]:
+    """Feature vectors of one file: clean, laundered and small (evaluation), and training copies."""
+    rgb = load_picture(SHARED / item.path).pixels
+    rng_eval = np.random.default_rng(_seed(item.path, "eval"))
+    factor = float(rng_eval.uniform(0.5, 1.0))
+    quality = int(rng_eval.integers(EVAL_QUALITY[0], EVAL_QUALITY[1] + 1))
+    laundered = jpeg(resize(rgb, factor), quality)
+    h, w = rgb.shape[:2]
+    y, x = max(0, (h - TILE) // 2), max(0, (w - TILE) // 2)
+    small = rgb[y : y + TILE, x : x + TILE]
+    rng_train = np.random.default_rng(_seed(item.path, "train"))
+    train = [extract_features(launder(rgb, rng_train)) for _ in range(AUGMENTS[item.label])]
+    return {
+        "clean": [extract_features(rgb)],
+        "laundered": [extract_features(laundered)],
+        "small": [extract_features(small)],
+        "train": train,
+    }
+
+
+def _work(item: Item) -> tuple[Item, dict[str, list[np.ndarray]] | None]:
+    try:
+        return item, variants(item)
+    except Exception as exc:  # a file that cannot be used is reported and left out
+        print(f"skipped {item.path}: {exc}", file=sys.stderr)
+        return item, None
+
+
+def build(workers: int = 2) -> Path:
+    """Compute every variant's tile features for every item and save them in one .npz.
+
+    One row per tile; `instance` numbers the (file, variant, copy) a tile belongs to, so that
+    scores can be averaged per picture as the detector does at run time.
+    """
+    CACHE.mkdir(parents=True, exist_ok=True)
+    rows: list[np.ndarray] = []
+    meta: dict[str, list[object]] = {
+        k: [] for k in ("path", "label", "group", "fold", "variant", "instance")
+    }
+    instance = 0
+    todo = items()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for n, (item, result) in enumerate(pool.map(_work, todo, chunksize=4), 1):
+            if result is None:
+                continue
+            for variant, copies in result.items():
+                for tiles in copies:
+                    for tile in tiles:
+                        rows.append(tile)
+                        meta["path"].append(item.path)
+                        meta["label"].append(item.label)
+                        meta["group"].append(item.group)
+                        meta["fold"].append(item.fold)
+                        meta["variant"].append(variant)
+                        meta["instance"].append(instance)
+                    instance += 1
+            if n % 100 == 0:
+                print(f"{n}/{len(todo)} files", file=sys.stderr)
+    out = CACHE / "features.npz"
+    np.savez_compressed(out, features=np.stack(rows), **{k: np.asarray(v) for k, v in meta.items()})
+    return out
+
+
+if __name__ == "__main__":
+    print(build(workers=int(os.environ.get("WORKERS", "2"))))
