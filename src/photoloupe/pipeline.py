@@ -79,9 +79,9 @@ def check(
 
     Raises `photoloupe.errors.InputError` when the input cannot be analysed.
 
-    >>> report = check("examples/harbour.jpg")
+    >>> report = check("examples/harbour-edited.jpg")
     >>> report.verdict.label
-    'inconclusive'
+    'edited'
     """
     options = options or Options()
     timings: dict[str, float] = {}

@@ -91,9 +91,15 @@ def _stability(rgb: np.ndarray, model: DetectorModel) -> list[float]:
     A small detector can flip with re-encoding; when its copies disagree, the answer is not
     to be trusted.
     """
-    copies = [jpeg(rgb, 85)]
-    if min(rgb.shape[:2]) * 0.75 >= MIN_SIDE:
-        copies.append(resize(rgb, 0.75))
+    # The detector reads at most a 3×2 block of tiles around the centre; re-encoding more of a
+    # large picture would only cost time and memory.
+    h, w = rgb.shape[:2]
+    ch, cw = min(h, 4 * TILE), min(w, 6 * TILE)
+    y, x = (h - ch) // 2, (w - cw) // 2
+    region = np.ascontiguousarray(rgb[y : y + ch, x : x + cw])
+    copies = [jpeg(region, 85)]
+    if min(region.shape[:2]) * 0.75 >= MIN_SIDE:
+        copies.append(resize(region, 0.75))
     return [model.probability(model.logit(extract_features(c))) for c in copies]
 
 
