@@ -107,8 +107,8 @@ def speed() -> None:
         runs.append(time.perf_counter() - started)
     print(f"\n== detector on a 12-megapixel picture: {min(runs):.3f} s (best of 3)")
 
-    sources = sorted((dataset.SHARED / "ai" / "stable-diffusion-v1-5").glob("*.png"))[:20]
-    sources += sorted((dataset.SHARED / "real" / "camera").glob("*.jpg"))[:20]
+    sources = sorted((dataset.SHARED / "ai" / "stable-diffusion-v1-4").glob("*.jpg"))[:50]
+    sources += sorted((dataset.SHARED / "real" / "camera").glob("*.jpg"))[:50]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "in"
         folder.mkdir()

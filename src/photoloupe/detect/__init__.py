@@ -100,7 +100,8 @@ def _stability(rgb: np.ndarray, model: DetectorModel) -> list[float]:
     copies = [jpeg(region, 85)]
     if min(region.shape[:2]) * 0.75 >= MIN_SIDE:
         copies.append(resize(region, 0.75))
-    return [model.probability(model.logit(extract_features(c))) for c in copies]
+    # Two central tiles per copy are enough to see a flip, at a third of the cost.
+    return [model.probability(model.logit(extract_features(c, max_tiles=2))) for c in copies]
 
 
 def _reliability(

@@ -44,12 +44,13 @@ def tile_origins(
     return cells[:limit]
 
 
-def extract_features(rgb: npt.NDArray[np.uint8]) -> FloatArray:
+def extract_features(rgb: npt.NDArray[np.uint8], max_tiles: int = MAX_TILES) -> FloatArray:
     """Feature vectors of an 8-bit RGB picture (H, W, 3), one row per tile: (tiles, features)."""
     h, w = rgb.shape[:2]
     if min(h, w) < MIN_SIDE:
         raise ValueError(f"picture too small for the detector ({w}×{h})")
-    rows = [tile_features(rgb[y : y + TILE, x : x + TILE]) for y, x in tile_origins(h, w)]
+    origins = tile_origins(h, w, limit=max_tiles)
+    rows = [tile_features(rgb[y : y + TILE, x : x + TILE]) for y, x in origins]
     return np.stack(rows).astype(np.float32)
 
 
