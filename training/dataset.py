@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from photoloupe.detect.features import TILE, extract_features
+from photoloupe.detect.features import MIN_SIDE, TILE, extract_features
 from photoloupe.detect.laundering import jpeg, launder, resize
 from photoloupe.io import load_picture
 
@@ -105,8 +105,10 @@ def variants(item: Item) -> dict[str, list[np.ndarray]]:
     rng_eval = np.random.default_rng(_seed(item.path, "eval"))
     factor = float(rng_eval.uniform(0.5, 1.0))
     quality = int(rng_eval.integers(EVAL_QUALITY[0], EVAL_QUALITY[1] + 1))
-    laundered = jpeg(resize(rgb, factor), quality)
     h, w = rgb.shape[:2]
+    # Never shrink below what the detector reads at all (as `launder` does for training).
+    factor = min(1.0, max(factor, MIN_SIDE / min(h, w)))
+    laundered = jpeg(resize(rgb, factor), quality)
     y, x = max(0, (h - TILE) // 2), max(0, (w - TILE) // 2)
     small = rgb[y : y + TILE, x : x + TILE]
     rng_train = np.random.default_rng(_seed(item.path, "train"))
