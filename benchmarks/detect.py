@@ -14,7 +14,6 @@ small (a 256-pixel centre crop). Prints measured figures; asserts nothing.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +23,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from scan_timer import time_scan  # noqa: E402
 from training import dataset  # noqa: E402
 from training.metrics import (  # noqa: E402
     expected_calibration_error,
@@ -122,21 +123,7 @@ def speed() -> None:
             tile = np.ascontiguousarray(rgb[y : y + 512, x : x + 512])
             cv2.imwrite(str(folder / f"{n:03d}.png"), cv2.cvtColor(tile, cv2.COLOR_RGB2BGR))
             count += 1
-        out = Path(tmp) / "out.jsonl"
-        cmd = [
-            sys.executable,
-            "-m",
-            "photoloupe.cli",
-            "scan",
-            str(folder),
-            "--out",
-            str(out),
-            "--workers",
-            "2",
-        ]
-        started = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
-        elapsed = time.perf_counter() - started
+        _, elapsed = time_scan(folder, 2)
     print(
         f"== scan --workers 2 on {count} pictures of 512x512: {count / elapsed:.1f} images/s "
         f"({elapsed:.1f} s, process start-up included)"

@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 from photoloupe import check
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scan_timer import time_scan
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 STAGES = ("intake", "metadata", "c2pa", "ai_markers")
@@ -48,23 +48,7 @@ def bench_originals(repeat: int) -> None:
 def bench_scan(workers: int) -> None:
     folder = SHARED / "metadata"
     count = sum(1 for p in folder.rglob("*") if p.is_file())
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "scan.jsonl"
-        cmd = [
-            sys.executable,
-            "-m",
-            "photoloupe.cli",
-            "scan",
-            str(folder),
-            "--out",
-            str(out),
-            "--workers",
-            str(workers),
-        ]
-        started = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
-        elapsed = time.perf_counter() - started
-        lines = out.read_text("utf-8").count("\n")
+    lines, elapsed = time_scan(folder, workers)
     print(
         f"== scan {folder.relative_to(SHARED.parent.parent)} --workers {workers}: {lines} lines "
         f"for {count} files in {elapsed:.1f} s = {count / elapsed:.1f} files/s "

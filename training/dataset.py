@@ -64,7 +64,7 @@ GENERATOR_FOLDS: dict[str, int] = {
     "progan-gan": 4,
 }
 N_FOLDS = 5
-AUGMENTS = {1: 2, 0: 5}  # laundered training copies per image: AI, real (balances the classes)
+AUGMENTS = {1: 4, 0: 8}  # laundered training copies per image: AI, real (balances the classes)
 EVAL_QUALITY = (70, 95)
 
 

@@ -65,6 +65,8 @@ def tile_features(tile: npt.NDArray[np.uint8]) -> FloatArray:
         _hv_cooccurrence(grey[1:, 1:] - grey[:-1, :-1], grey[1:, :-1] - grey[:-1, 1:], 1.0),
         _hv_cooccurrence(np.diff(cb, axis=1), np.diff(cb, axis=0), 1.0),
         _hv_cooccurrence(np.diff(cr, axis=1), np.diff(cr, axis=0), 1.0),
+        _hv_cooccurrence(np.diff(grey, axis=1), np.diff(grey, axis=0), 3.0),
+        _hv_cooccurrence(_highpass(grey), _highpass(grey), 1.0),
         _spectrum(grey),
         _cross_channel(rgb),
         _noise_stats(grey),
@@ -76,7 +78,7 @@ def tile_features(tile: npt.NDArray[np.uint8]) -> FloatArray:
 def feature_names() -> list[str]:
     """Names of the features, in order (for the model card and debugging)."""
     names = []
-    for family in ("d1", "d2", "diag", "cb", "cr"):
+    for family in ("d1", "d2", "diag", "cb", "cr", "q3d1", "hp"):
         names += [f"cooc_{family}_{i}" for i in range(_COOC_BINS)]
     names += [f"spec_r{i}" for i in range(_RADIAL_BINS)]
     names += ["peak_half", "peak_quarter", "peak_eighth", "peak_max"]
@@ -216,6 +218,7 @@ def _noise_level_function(grey: FloatArray) -> FloatArray:
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("texture", ("cooc_d1", "cooc_d2", "cooc_diag")),
     ("colour_texture", ("cooc_cb", "cooc_cr")),
+    ("coarse_texture", ("cooc_q3d1", "cooc_hp")),
     ("spectrum", ("spec_", "peak_")),
     ("cross_channel", ("xcorr_", "chroma_luma")),
     ("noise", ("res_", "nlf_")),
