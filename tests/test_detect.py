@@ -197,3 +197,11 @@ def test_check_fills_ai_generated(name: str) -> None:
     assert ai.threshold is not None
     assert ai.model is not None and ai.model.sha256 == load_model().sha256
     assert report.analyses["ai_detector"].score == pytest.approx(ai.probability, abs=1e-4)
+
+
+def test_flat_and_saturated_pictures_give_finite_features() -> None:
+    for value in (0, 128, 255):
+        flat = np.full((300, 300, 3), value, dtype=np.uint8)
+        assert np.isfinite(extract_features(flat)).all()
+        finding = detect_ai(load_picture(_encoded(flat), name="flat.png"))
+        assert finding.score is not None and 0.0 <= finding.score <= 1.0
