@@ -61,7 +61,7 @@ def evaluate() -> None:
             results[condition]["p"].append(p)
             results[condition]["y"].append(corpus.label[first])
             results[condition]["group"].append(corpus.group[first])
-            results[condition]["above"].append(p >= threshold)
+            results[condition]["above"].append(p > threshold)
     assert set(CALIBRATION_VARIANTS) == set(CONDITIONS)
 
     print("== leave-generator-out, 5 folds (nested calibration and threshold)")

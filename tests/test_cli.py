@@ -134,6 +134,9 @@ def test_scan_writes_one_line_per_file_and_goes_on_after_a_bad_file(
     assert set(by_path) == {"a.jpg", "b.png", "notes.txt"}
     assert by_path["notes.txt"]["error"]["code"] == "unsupported_format"  # type: ignore[index]
     assert by_path["b.png"]["verdict"]["label"] == "ai-generated"  # type: ignore[index]
+    for name in ("a.jpg", "b.png"):  # the pixel detector ran for every readable picture
+        assert by_path[name]["ai_generated"]["model"] is not None  # type: ignore[index]
+        assert by_path[name]["analyses"]["ai_detector"]["codes"]  # type: ignore[index]
     assert "scanning" in result.stderr  # the progress bar goes to stderr
     assert result.stdout == ""
 

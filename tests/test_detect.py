@@ -160,10 +160,46 @@ def test_an_over_compressed_jpeg_is_low_reliability() -> None:
     assert finding.details["decision"] == "inconclusive"
 
 
-def test_a_clean_large_picture_can_be_high_reliability() -> None:
+def test_a_clean_large_picture_is_not_low_reliability() -> None:
     finding = detect_ai(load_picture(ROOT / "examples" / "harbour.jpg"))
     assert finding.details["reliability"] in ("high", "medium")
     assert finding.details["decision"] in ("ai-generated", "no-evidence")
+
+
+def test_the_detector_alone_never_makes_the_verdict_highly_reliable() -> None:
+    report = photoloupe.check(ROOT / "examples" / "harbour.jpg")
+    assert report.analyses["ai_detector"].score is not None
+    assert report.ai_generated.reliability in ("medium", "low")
+
+
+def test_a_jpeg_saved_again_as_png_is_recognised_as_compressed() -> None:
+    lossy = np.asarray(Image.open(io.BytesIO(_encoded(_texture(), "JPEG", quality=30))))
+    finding = detect_ai(load_picture(_encoded(lossy, "PNG"), name="screenshot.png"))
+    assert "blocky" in finding.details["reasons"]  # type: ignore[operator]
+    assert finding.details["reliability"] == "low"
+
+
+def test_a_zoomed_in_copy_is_recognised() -> None:
+    import cv2
+
+    small = _texture((200, 260))
+    four = cv2.resize(small, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+    finding = detect_ai(load_picture(_encoded(four), name="zoomed4.png"))
+    assert "upscaled_or_smooth" in finding.details["reasons"]  # type: ignore[operator]
+    assert finding.details["reliability"] == "low"
+
+
+def test_a_lossy_webp_is_at_most_medium() -> None:
+    finding = detect_ai(load_picture(_encoded(_texture(), "WEBP", quality=80), name="x.webp"))
+    assert "lossy_codec" in finding.details["reasons"]  # type: ignore[operator]
+    assert finding.details["reliability"] != "high"
+
+
+def test_the_container_does_not_change_the_score() -> None:
+    rgb = _texture()
+    as_png = detect_ai(load_picture(_encoded(rgb, "PNG"), name="x.png"))
+    as_tiff = detect_ai(load_picture(_encoded(rgb, "TIFF"), name="x.tif"))
+    assert as_png.score == as_tiff.score
 
 
 # --- weight integrity ----------------------------------------------------------------------

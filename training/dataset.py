@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from photoloupe.detect.features import MIN_SIDE, TILE, extract_features
@@ -76,22 +77,102 @@ class Item:
     fold: int
 
 
-def _make_fold(make: str, path: str) -> int:
-    key = (make.strip().split()[0].lower() if make.strip() else path).encode()
-    return int(hashlib.sha256(key).hexdigest(), 16) % N_FOLDS
+# Files labelled real in the corpus that are not camera photographs (plots, drawings,
+# synthetic test patterns): they say nothing about cameras, so they are left out.
+NOT_PHOTOGRAPHS = frozenset(
+    {
+        "formats/png/density_plot.png",
+        "jpg/xmp/BlueSquare.jpg",
+        "jpg/PaintTool_sample.jpg",
+        "jpg/Canon_40D_photoshop_import.jpg",
+    }
+)
+# One maker under several spellings must stay in one fold.
+MAKE_ALIASES = {
+    "eastman": "kodak",
+    "jk": "kodak",
+    "asahi": "pentax",
+    "fuji": "fujifilm",
+    "olympus": "olympus",
+    "konica": "konicaminolta",
+    "minolta": "konicaminolta",
+    "samsung": "samsung",
+}
+
+
+def camera_group(make: str) -> str | None:
+    """A normalised maker name, or None when the file names none."""
+    words = "".join(c if c.isalnum() else " " for c in make).lower().split()
+    if not words:
+        return None
+    return MAKE_ALIASES.get(words[0], words[0])
+
+
+def _signature(path: Path) -> list[np.ndarray]:
+    """16×16 grey thumbnails of the picture in its 8 turns and mirrors, zero-mean, unit-norm."""
+    rgb = load_picture(path).pixels
+    grey = np.asarray(
+        cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (16, 16), interpolation=cv2.INTER_AREA),
+        dtype=np.float64,
+    )
+    out = []
+    for turned in (grey, grey.T):
+        for k in range(4):
+            v = np.rot90(turned, k).ravel()
+            v = v - v.mean()
+            out.append(v / (np.linalg.norm(v) + 1e-9))
+    return out
+
+
+def scene_groups(paths: list[str], threshold: float = 0.95) -> dict[str, str]:
+    """Path -> a representative path of its scene: pictures that match another one turned or
+    mirrored (correlation of 16×16 thumbnails >= `threshold`) share a representative. The
+    corpus holds orientation test sets: one scene stored eight ways must not straddle folds."""
+    signatures = {p: _signature(SHARED / p) for p in paths}
+    parent = {p: p for p in paths}
+
+    def root(p: str) -> str:
+        while parent[p] != p:
+            parent[p] = parent[parent[p]]
+            p = parent[p]
+        return p
+
+    for i, a in enumerate(paths):
+        for b in paths[i + 1 :]:
+            best = max(float(signatures[a][0] @ v) for v in signatures[b])
+            if best >= threshold:
+                ra, rb = root(a), root(b)
+                parent[max(ra, rb)] = min(ra, rb)
+    return {p: root(p) for p in paths}
+
+
+def _fold_of(key: str) -> int:
+    return int(hashlib.sha256(key.encode()).hexdigest(), 16) % N_FOLDS
 
 
 def items() -> list[Item]:
     entries = json.loads((SHARED / "manifest.json").read_text("utf-8"))
+    nameless = [
+        e["path"]
+        for e in entries
+        if e["label"] == "real"
+        and e["source_path"] not in NOT_PHOTOGRAPHS
+        and camera_group(e.get("exif_make") or "") is None
+    ]
+    scenes = scene_groups(sorted(nameless))
     out = []
     for e in entries:
         if e["label"] == "ai":
             generator = e["path"].split("/")[1]
             out.append(Item(e["path"], 1, generator, GENERATOR_FOLDS[generator]))
-        elif e["label"] == "real":
-            make = e.get("exif_make") or ""
-            group = make.strip().split()[0] if make.strip() else "unknown"
-            out.append(Item(e["path"], 0, group, _make_fold(make, e["path"])))
+        elif e["label"] == "real" and e["source_path"] not in NOT_PHOTOGRAPHS:
+            make = camera_group(e.get("exif_make") or "")
+            if make is not None:
+                out.append(Item(e["path"], 0, make, _fold_of("make:" + make)))
+            else:
+                # No maker named: group by scene, so that copies of one picture stay together.
+                scene = scenes[e["path"]]
+                out.append(Item(e["path"], 0, "unknown", _fold_of("scene:" + scene)))
     return sorted(out, key=lambda i: i.path)
 
 
