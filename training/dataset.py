@@ -193,7 +193,14 @@ def variants(item: Item) -> dict[str, list[np.ndarray]]:
     y, x = max(0, (h - TILE) // 2), max(0, (w - TILE) // 2)
     small = rgb[y : y + TILE, x : x + TILE]
     rng_train = np.random.default_rng(_seed(item.path, "train"))
-    train = [extract_features(launder(rgb, rng_train)) for _ in range(AUGMENTS[item.label])]
+    train = []
+    for _ in range(AUGMENTS[item.label]):
+        source = rgb
+        if item.label == 1 and rng_train.random() < 0.5:
+            # Every camera photo here carries its camera's JPEG history; give half the AI
+            # copies one too, so that "was once a JPEG" stops telling the classes apart.
+            source = jpeg(rgb, int(rng_train.integers(85, 99)))
+        train.append(extract_features(launder(source, rng_train)))
     return {
         "clean": [extract_features(rgb)],
         "laundered": [extract_features(laundered)],
