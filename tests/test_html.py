@@ -619,3 +619,11 @@ def test_big_preview_is_shrunk_and_english_fallback_is_marked() -> None:
     page = render_html(report, "ar")
     assert (1024, 768) in [img.size for img in _data_images(page)]
     assert '<span lang="en" dir="ltr">Evidence of AI generation: the metadata' in page
+
+
+def test_every_registered_analysis_has_a_translated_title() -> None:
+    from photoloupe.pipeline import ANALYSES
+
+    for lang in ("en", "ar"):
+        for spec in ANALYSES:
+            assert f"ui.analysis.{spec.name}" in catalogue(lang), (lang, spec.name)
