@@ -204,9 +204,27 @@ def variants(item: Item) -> dict[str, list[np.ndarray]]:
     return {
         "clean": [extract_features(rgb)],
         "laundered": [extract_features(laundered)],
+        "laundered_pillow": [extract_features(_pillow_repost(rgb, factor, quality))],
         "small": [extract_features(small)],
         "train": train,
     }
+
+
+def _pillow_repost(rgb: np.ndarray, factor: float, quality: int) -> np.ndarray:
+    """The evaluation repost again, but with another resampler (Lanczos) and another JPEG
+    encoder (Pillow's libjpeg, 4:2:0): training never saw these, so this tests generalisation
+    beyond the exact laundering used in training."""
+    import io
+
+    from PIL import Image
+
+    h, w = rgb.shape[:2]
+    img = Image.fromarray(rgb)
+    if factor < 0.999:
+        img = img.resize((max(1, round(w * factor)), max(1, round(h * factor))), Image.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality, subsampling=2)
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
 
 
 def _work(item: Item) -> tuple[Item, dict[str, list[np.ndarray]] | None]:
