@@ -99,7 +99,8 @@ def judge(
             "probability": f"{detector.score:.0%}",
             "threshold": f"{float(str(detector.details['threshold'])):.0%}",
         }
-        reliability_word = str(detector.details["reliability"])
+        # Said as the verdict will report it: the detector alone is never "high" (see below).
+        reliability_word = "low" if detector.details["reliability"] == "low" else "medium"
         key = {
             "ai-generated": "verdict.why.detector_ai",
             "no-evidence": "verdict.why.detector_none",
