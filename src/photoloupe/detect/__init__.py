@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from photoloupe.detect.features import MIN_SIDE, TILE, extract_features
+from photoloupe.detect.features import MIN_SIDE, TILE, extract_features, luma
 from photoloupe.detect.laundering import jpeg, resize
 from photoloupe.detect.model import DetectorModel, load_model
 from photoloupe.findings import Finding
@@ -104,10 +104,7 @@ def _stability(rgb: np.ndarray, model: DetectorModel) -> list[float]:
     """
     # The detector reads at most a 3×2 block of tiles around the centre; re-encoding more of a
     # large picture would only cost time and memory.
-    h, w = rgb.shape[:2]
-    ch, cw = min(h, 4 * TILE), min(w, 6 * TILE)
-    y, x = (h - ch) // 2, (w - cw) // 2
-    region = np.ascontiguousarray(rgb[y : y + ch, x : x + cw])
+    region = _central(rgb, 4 * TILE, 6 * TILE)
     copies = [jpeg(region, 85)]
     if min(region.shape[:2]) * 0.75 >= MIN_SIDE:
         copies.append(resize(region, 0.75))
@@ -157,22 +154,18 @@ def _reliability(
     return "high", []
 
 
-def _central(rgb: np.ndarray, side: int) -> np.ndarray:
+def _central(rgb: np.ndarray, height: int, width: int | None = None) -> np.ndarray:
+    """The centre `height` × `width` (default square) of the picture, or all of it if smaller."""
     h, w = rgb.shape[:2]
-    ch, cw = min(h, side), min(w, side)
+    ch, cw = min(h, height), min(w, height if width is None else width)
     y, x = (h - ch) // 2, (w - cw) // 2
     return np.ascontiguousarray(rgb[y : y + ch, x : x + cw])
-
-
-def _grey(rgb: np.ndarray) -> np.ndarray:
-    r = rgb.astype(np.float32)
-    return np.asarray(0.299 * r[..., 0] + 0.587 * r[..., 1] + 0.114 * r[..., 2], dtype=np.float32)
 
 
 def _blockiness(rgb: np.ndarray) -> float:
     """How much stronger pixel steps are on one column (row) of every 8 than on the others:
     the 8x8 grid of JPEG compression, wherever it sits and whatever the file is now."""
-    grey = _grey(rgb)
+    grey = luma(rgb)
     ratios = []
     for steps in (np.abs(np.diff(grey, axis=1)).mean(0), np.abs(np.diff(grey, axis=0)).mean(1)):
         n = len(steps) // 8 * 8
@@ -186,7 +179,7 @@ def _blockiness(rgb: np.ndarray) -> float:
 def _high_frequency_share(rgb: np.ndarray) -> float:
     """Share of the spectrum's energy (above a tenth of Nyquist) lying above half of Nyquist:
     tiny for a picture that was enlarged (a zoomed screenshot) or heavily smoothed."""
-    grey = _grey(_central(rgb, 512))
+    grey = luma(_central(rgb, 512))
     h, w = grey.shape
     grey = grey - grey.mean()
     window = np.outer(np.hanning(h), np.hanning(w))

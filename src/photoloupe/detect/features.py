@@ -54,9 +54,15 @@ def extract_features(rgb: npt.NDArray[np.uint8], max_tiles: int = MAX_TILES) -> 
     return np.stack(rows).astype(np.float32)
 
 
+def luma(rgb: npt.NDArray[np.generic]) -> FloatArray:
+    """BT.601 luma of an RGB array, as float32 (0-255)."""
+    r = rgb.astype(np.float32)
+    return np.asarray(0.299 * r[..., 0] + 0.587 * r[..., 1] + 0.114 * r[..., 2], dtype=np.float32)
+
+
 def tile_features(tile: npt.NDArray[np.uint8]) -> FloatArray:
     rgb = tile.astype(np.float32)
-    grey = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+    grey = luma(rgb)
     cb = -0.168736 * rgb[..., 0] - 0.331264 * rgb[..., 1] + 0.5 * rgb[..., 2]
     cr = 0.5 * rgb[..., 0] - 0.418688 * rgb[..., 1] - 0.081312 * rgb[..., 2]
     parts = [
@@ -173,9 +179,9 @@ def _cross_channel(rgb: FloatArray) -> FloatArray:
         denom = float(np.sqrt((u0 * u0).sum() * (v0 * v0).sum())) + 1e-6
         return float((u0 * v0).sum()) / denom
 
-    luma = 0.299 * r + 0.587 * g + 0.114 * b
+    luma_residual = 0.299 * r + 0.587 * g + 0.114 * b
     chroma = np.stack([r - g, b - g])
-    ratio = float(np.log((chroma.std() + 1e-3) / (luma.std() + 1e-3)))
+    ratio = float(np.log((chroma.std() + 1e-3) / (luma_residual.std() + 1e-3)))
     return np.asarray([corr(r, g), corr(b, g), corr(r, b), ratio], dtype=np.float32)
 
 
