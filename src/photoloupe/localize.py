@@ -1,0 +1,297 @@
+"""Fusion of the editing analyses into one map, one probability and a list of regions.
+
+Every local analysis (double compression, JPEG grid, ghosts, error levels, noise, CFA,
+resampling, the AI detector in windows) leaves a map where bright means "this area does not
+behave like the rest of the picture". None of them is reliable alone: each is blind in some
+conditions and noisy in others. The fusion weighs them with a small logistic model learned on
+composites made here (`training/train_fusion.py`): AI-made areas pasted into camera photos
+from a development split of the corpus, beside their untouched twins. The generators and the
+cameras used to learn the weights are not the ones the benchmark measures on.
+
+- per block of `BLOCK` pixels: a logistic combination of every map's value (and whether the
+  analysis could run at all) gives the probability that the block was changed;
+- per picture: a second logistic model reads the strongest coherent area of that block map and
+  each analysis's own score, and gives `edited.probability`;
+- regions are the connected areas of the smoothed block map above one half, reported only when
+  the picture's probability passes the threshold chosen on the development split's untouched
+  photos (so that few untouched photos are ever called edited).
+
+Copy-move is the exception: the composites teach nothing about it, and a geometrically
+consistent duplicate is strong evidence on its own, so its regions (copy and source) are added
+as they are.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+from scipy import ndimage
+
+from photoloupe.findings import Finding
+from photoloupe.report.schema import Region
+
+BLOCK = 8
+# The analyses whose maps the learned fusion reads, in feature order.
+LOCAL_METHODS = (
+    "double_compression",
+    "jpeg_grid",
+    "jpeg_ghosts",
+    "ela",
+    "noise",
+    "cfa",
+    "resampling",
+    "ai_regions",
+)
+COPY_MOVE = "copy_move"
+REGION_LEVEL = 0.5
+MIN_REGION_SHARE = 0.004  # of the picture's area: smaller specks are not reported
+MAX_REGIONS = 8
+WEIGHTS_RESOURCE = ("forensics", "weights", "fusion.json")
+
+FloatMap = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """The learned fusion: block model, picture model and the decision threshold."""
+
+    version: str
+    block_bias: float
+    block_map: dict[str, float]
+    block_ran: dict[str, float]
+    image_bias: float
+    image_weights: dict[str, float]
+    threshold: float
+    training: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, indent=1, sort_keys=True) + "\n"
+
+
+@cache
+def load_weights() -> FusionWeights:
+    """The shipped fusion weights (`forensics/weights/fusion.json`)."""
+    path = resources.files("photoloupe").joinpath(*WEIGHTS_RESOURCE)
+    return parse_weights(json.loads(path.read_text("utf-8")))
+
+
+def parse_weights(data: Mapping[str, Any]) -> FusionWeights:
+    weights = FusionWeights(
+        version=str(data["version"]),
+        block_bias=float(data["block_bias"]),
+        block_map={k: float(v) for k, v in data["block_map"].items()},
+        block_ran={k: float(v) for k, v in data["block_ran"].items()},
+        image_bias=float(data["image_bias"]),
+        image_weights={k: float(v) for k, v in data["image_weights"].items()},
+        threshold=float(data["threshold"]),
+        training=dict(data.get("training", {})),
+    )
+    missing = set(LOCAL_METHODS) - set(weights.block_map)
+    if missing:
+        raise ValueError(f"fusion weights lack {sorted(missing)}")
+    return weights
+
+
+@dataclass(frozen=True)
+class Localization:
+    """What the fusion concludes about editing."""
+
+    probability: float | None
+    threshold: float
+    decision: bool  # evidence of editing
+    map: FloatMap | None  # one value per BLOCK x BLOCK block, in [0, 1]
+    regions: list[Region]
+    methods_run: list[str]
+
+
+def block_grid(height: int, width: int) -> tuple[int, int]:
+    """Rows and columns of the fusion's block grid for a picture of this size.
+
+    >>> block_grid(600, 801)
+    (75, 101)
+    """
+    return -(-height // BLOCK), -(-width // BLOCK)
+
+
+def resize_map(array: npt.ArrayLike, shape: tuple[int, int]) -> FloatMap:
+    """A 2-D map brought to `shape` (rows, columns) by area or bilinear resampling."""
+    a = np.nan_to_num(np.asarray(array, dtype=np.float32), nan=0.0)
+    if a.ndim == 3:
+        a = a[..., 0]
+    if a.shape == shape:
+        return np.clip(a, 0.0, 1.0)
+    img = Image.fromarray(np.ascontiguousarray(a), mode="F")
+    shrinking = a.shape[0] > shape[0] and a.shape[1] > shape[1]
+    method = Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
+    out = np.asarray(img.resize((shape[1], shape[0]), method), dtype=np.float32)
+    return np.clip(out, 0.0, 1.0)
+
+
+def block_features(
+    height: int, width: int, findings: Mapping[str, Finding]
+) -> tuple[npt.NDArray[np.float32], list[str]]:
+    """Per-block inputs of the fusion: (rows, cols, 2 * len(LOCAL_METHODS)) and the names of
+    the analyses that produced a map. Feature 2i is method i's map value (0 when it has no
+    map); feature 2i+1 is 1 when it has one."""
+    shape = block_grid(height, width)
+    feats = np.zeros((*shape, 2 * len(LOCAL_METHODS)), dtype=np.float32)
+    ran: list[str] = []
+    for i, name in enumerate(LOCAL_METHODS):
+        finding = findings.get(name)
+        if finding is None or finding.map is None or finding.map.size == 0:
+            continue
+        feats[..., 2 * i] = resize_map(finding.map, shape)
+        feats[..., 2 * i + 1] = 1.0
+        ran.append(name)
+    return feats, ran
+
+
+def block_logits(feats: npt.NDArray[np.float32], weights: FusionWeights) -> FloatMap:
+    w = np.zeros(feats.shape[-1], dtype=np.float32)
+    for i, name in enumerate(LOCAL_METHODS):
+        w[2 * i] = weights.block_map.get(name, 0.0)
+        w[2 * i + 1] = weights.block_ran.get(name, 0.0)
+    return np.asarray(feats @ w + weights.block_bias, dtype=np.float32)
+
+
+def image_features(
+    block_probability: FloatMap, findings: Mapping[str, Finding]
+) -> dict[str, float]:
+    """The picture-level inputs: the strongest coherent area of the block map, and each
+    analysis's own score (0 when it could not judge)."""
+    smooth = ndimage.uniform_filter(block_probability, size=3, mode="nearest")
+    flat = np.sort(smooth.ravel())[::-1]
+    top = flat[: max(1, flat.size // 50)]
+    feats = {
+        "top_mean": float(top.mean()),
+        "area_above_half": float((smooth > REGION_LEVEL).mean()),
+    }
+    for name in LOCAL_METHODS:
+        finding = findings.get(name)
+        score = finding.score if finding is not None else None
+        feats[f"score_{name}"] = float(score) if score is not None else 0.0
+    return feats
+
+
+def fuse(
+    height: int,
+    width: int,
+    findings: Mapping[str, Finding],
+    weights: FusionWeights | None = None,
+) -> Localization:
+    """Fuse the findings of one picture (stored size `height` x `width`)."""
+    weights = weights or load_weights()
+    feats, ran = block_features(height, width, findings)
+    copy_move = findings.get(COPY_MOVE)
+    cm_found = copy_move is not None and _copy_move_found(copy_move)
+    if not ran and not cm_found:
+        return Localization(None, weights.threshold, False, None, [], ran)
+    block_p = _sigmoid(block_logits(feats, weights))
+    if not ran:
+        block_p = np.zeros_like(block_p)
+    image = image_features(block_p, findings)
+    z = weights.image_bias + sum(weights.image_weights.get(k, 0.0) * v for k, v in image.items())
+    probability = float(_sigmoid(np.float32(z)))
+    smooth = ndimage.uniform_filter(block_p, size=3, mode="nearest")
+    fused = smooth.copy()
+    decision = probability >= weights.threshold
+    regions: list[Region] = []
+    if decision:
+        regions = _regions(smooth, findings, height, width)
+    if cm_found and copy_move is not None:
+        cm_map = (
+            resize_map(copy_move.map, smooth.shape)
+            if copy_move.map is not None
+            else np.zeros_like(smooth)
+        )
+        fused = np.maximum(fused, cm_map)
+        probability = max(probability, float(copy_move.score or 0.0))
+        decision = True
+        regions = _copy_move_regions(copy_move) + regions
+    return Localization(
+        probability=round(probability, 4),
+        threshold=weights.threshold,
+        decision=decision,
+        map=fused.astype(np.float32),
+        regions=regions[:MAX_REGIONS],
+        methods_run=ran + ([COPY_MOVE] if copy_move is not None else []),
+    )
+
+
+def full_size_map(block_map: FloatMap, height: int, width: int) -> npt.NDArray[np.uint8]:
+    """The block map as an 8-bit picture of the picture's own size (255 = most likely edited)."""
+    full = resize_map(block_map, (height, width))
+    return np.asarray(np.rint(full * 255), dtype=np.uint8)
+
+
+def _copy_move_found(finding: Finding) -> bool:
+    return "copy_move_found" in finding.codes and bool(finding.details.get("pairs"))
+
+
+def _copy_move_regions(finding: Finding) -> list[Region]:
+    out: list[Region] = []
+    pairs = finding.details.get("pairs")
+    if not isinstance(pairs, list):
+        return out
+    score = float(finding.score or 0.0)
+    for pair in pairs:
+        if not isinstance(pair, dict):
+            continue
+        for key in ("target_box", "source_box"):
+            box = pair.get(key)
+            if isinstance(box, list | tuple) and len(box) == 4:
+                x, y, w, h = (round(float(v)) for v in box)
+                out.append(Region(box=(x, y, w, h), score=round(score, 4), methods=[COPY_MOVE]))
+    return out
+
+
+def _regions(
+    smooth: FloatMap, findings: Mapping[str, Finding], height: int, width: int
+) -> list[Region]:
+    mask = smooth > REGION_LEVEL
+    labels, count = ndimage.label(mask)
+    if count == 0:
+        return []
+    min_blocks = max(4, int(MIN_REGION_SHARE * mask.size))
+    shape = smooth.shape
+    maps = {
+        name: resize_map(f.map, shape)
+        for name in LOCAL_METHODS
+        if (f := findings.get(name)) is not None and f.map is not None and f.map.size
+    }
+    found: list[Region] = []
+    for index, sl in enumerate(ndimage.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        inside = labels[sl] == index
+        if inside.sum() < min_blocks:
+            continue
+        region = labels == index
+        methods = [
+            name
+            for name, m in maps.items()
+            if float(m[region].mean()) >= max(0.3, 2.0 * float(m[~region].mean()))
+        ]
+        y0, y1 = sl[0].start * BLOCK, min(height, sl[0].stop * BLOCK)
+        x0, x1 = sl[1].start * BLOCK, min(width, sl[1].stop * BLOCK)
+        found.append(
+            Region(
+                box=(x0, y0, x1 - x0, y1 - y0),
+                score=round(float(smooth[region].mean()), 4),
+                methods=methods or ["fusion"],
+            )
+        )
+    found.sort(key=lambda r: -r.score)
+    return found
+
+
+def _sigmoid(z: npt.ArrayLike) -> Any:
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(z, dtype=np.float32), -30, 30)))
