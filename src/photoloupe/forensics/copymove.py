@@ -1,0 +1,473 @@
+"""Copy-move detection: areas of the picture duplicated elsewhere in the same picture.
+
+A copy-move edit copies part of a picture and pastes it elsewhere in it, to hide something (a
+patch of background pasted over it) or to multiply something (a crowd, smoke, an object). Both
+the pasted area (target) and the area it came from (source) are marked, because a fact-checker
+cannot tell from the pixels alone which of the two is the original.
+
+Two detectors propose candidate transforms, and one dense check verifies every candidate:
+
+1. Keypoints (after Amerini et al., "A SIFT-based forensic method for copy-move attack
+   detection and transformation recovery", IEEE TIFS 2011). SIFT keypoints on the luma are
+   matched against all other keypoints of the same picture with the generalised 2NN test
+   (g2NN: keep the k-th neighbour while d_k / d_(k+1) stays below a ratio, so one keypoint can
+   match several copies). Pairs closer than a minimum distance are dropped (they are the same
+   structure), the remaining pairs are clustered by where both ends lie, and a similarity
+   transform (shift, rotation, scale) is fitted per cluster with RANSAC. Handles rotated and
+   rescaled copies.
+2. Dense blocks (after Fridrich, Soukal & Lukáš, "Detection of copy-move forgery in digital
+   images", DFRWS 2003, and the dense-field idea of Cozzolino, Poggi & Verdoliva, "Efficient
+   dense-field copy-move forgery detection", IEEE TIFS 2015). Overlapping blocks of a downscaled
+   luma are described by their low-frequency DCT coefficients, each block finds its nearest
+   neighbours, and shift vectors are voted: a shift supported by many block pairs is a
+   candidate. This finds clones in low-texture areas where keypoints are scarce. Near-flat
+   blocks (sky, walls) are excluded: every flat block matches every other one.
+
+Verification builds the map. For each candidate transform the picture is warped onto itself
+and compared with the original after light smoothing; pixels whose local residual is small,
+in the neighbourhood of the supporting matches, form the target mask, and the inverse
+transform gives the source mask. A candidate is kept only when this dense agreement covers a
+real area and most of its supporting matches. This is what keeps the false-alarm rate low:
+repeated natural things (tiles, leaves, two copies of the same poster) are similar, often
+geometrically consistent, but they are not pixel-for-pixel copies, noise included.
+
+Limitations: mirrored copies are not modelled (the transform has no reflection); copies that
+were blurred, recoloured or heavily recompressed after pasting may fail the residual check;
+copies smaller than about 2% of the picture's long side are below the working resolution.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from photoloupe.findings import Finding
+from photoloupe.io import Picture
+
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+Mask = npt.NDArray[np.bool_]
+
+MIN_SIDE = 48  # smaller pictures hold too few structures to compare
+
+# Working resolutions. SIFT doubles its input internally, so 960 px costs like ~1900 px; the
+# cap bounds time on 12-megapixel photos. Dense blocks run at half of that.
+_WORK_SIDE = 960
+_DENSE_FACTOR = 2
+
+# Keypoint branch.
+_MAX_KEYPOINTS = 2500
+_SIFT_CONTRAST = 0.03  # a little below OpenCV's 0.04: more keypoints on low-contrast copies
+_G2NN_K = 8  # neighbours examined per keypoint
+_G2NN_RATIO = 0.5  # Amerini et al.'s threshold
+_MIN_PAIR_DIST = 0.02  # fraction of the working long side: closer pairs are the same spot
+_CLUSTER_RADIUS = 0.06  # fraction of the long side linking pairs whose two ends are both near
+_RANSAC_PX = 3.0
+_MIN_INLIERS = 8
+_SCALE_RANGE = (0.5, 2.0)
+
+# Dense block branch (at the dense resolution).
+_BLOCK = 8
+_STRIDE = 2
+_FLAT_STD = 2.5  # grey levels: blocks flatter than this match anything
+_FEATURE_DIST = 6.0  # L2 distance between orthonormal low-frequency DCT vectors
+_BLOCK_NEIGHBOURS = 4
+_MIN_BLOCK_OFFSET = 2 * _BLOCK
+_MIN_BLOCK_VOTES = 30
+
+# Verification (at the working resolution, grey levels 0-255).
+_PRE_SIGMA = 1.0  # smoothing before comparison: tolerates resampling and JPEG noise
+_RES_SIGMA = 2.5  # window over which the absolute residual is averaged
+_RES_MAX = 3.5  # mean absolute residual below which a pixel agrees with its copy
+_ROI_MARGIN = 0.05  # fraction of the long side around the supporting matches
+_MIN_AREA = 0.0015  # fraction of the working picture: smaller agreements are noise
+_MIN_MATCHES_INSIDE = 0.5  # share of supporting matches that must fall in the agreeing area
+_DUPLICATE_IOU = 0.5
+
+NOTE_FOUND = (
+    "Evidence of copied areas: parts of the picture appear duplicated elsewhere in the same "
+    "picture. The map marks both the copy and the area it matches."
+)
+NOTE_NONE = "No evidence of copied areas: no part of the picture was found duplicated within it."
+NOTE_TOO_SMALL = "The picture is too small to look for copied areas."
+NOTE_NO_DETAIL = "The picture has too little detail to look for copied areas."
+
+
+@dataclass
+class _Candidate:
+    """One proposed transform, source -> target, in working-resolution pixels."""
+
+    matrix: F64  # 2x3
+    src: F64  # supporting points, N x 2
+    dst: F64
+    branch: str
+
+
+@dataclass
+class _Pair:
+    candidate: _Candidate
+    source: Mask
+    target: Mask
+    support: int
+
+
+def analyse_copy_move(picture: Picture) -> Finding:
+    """Look for areas of the picture copied elsewhere in the same picture.
+
+    Returns a Finding whose score grows with the number of supporting matches and the copied
+    area (0 when nothing is found, None when the picture is too small or has no detail), whose
+    map marks both copies of each duplicated pair, and whose details["pairs"] lists each pair
+    with its source and target boxes in full-resolution stored pixels.
+    """
+    pixels = np.asarray(picture.pixels)
+    if pixels.ndim < 2 or min(pixels.shape[0], pixels.shape[1]) < MIN_SIDE:
+        return Finding(score=None, notes=(NOTE_TOO_SMALL,), codes=("copy_move_too_small",))
+    luma, factor = _working_luma(pixels)
+    height, width = luma.shape
+
+    kp_candidates, n_keypoints = _keypoint_candidates(luma)
+    block_candidates, n_textured = _block_candidates(luma)
+    if n_keypoints < 2 * _MIN_INLIERS and n_textured < _MIN_BLOCK_VOTES:
+        return Finding(score=None, notes=(NOTE_NO_DETAIL,), codes=("copy_move_no_detail",))
+
+    pairs = _verify(luma, kp_candidates + block_candidates)
+    if not pairs:
+        return Finding(
+            score=0.0,
+            notes=(NOTE_NONE,),
+            codes=("copy_move_none",),
+            map=np.zeros((height, width), np.float32),
+            details={
+                "pairs": [],
+                "keypoints": n_keypoints,
+                "candidates": len(kp_candidates) + len(block_candidates),
+            },
+        )
+
+    union = np.zeros((height, width), bool)
+    evidence = 0.0
+    described: list[dict[str, object]] = []
+    for pair in pairs:
+        union |= pair.source | pair.target
+        area = float(pair.target.mean())
+        # Why this form: either many matches or a large verified area is strong evidence,
+        # and the minimum accepted pair (8 matches, minimum area) lands near 0.5.
+        evidence += pair.support / (2 * _MIN_INLIERS) + math.sqrt(area / _MIN_AREA) / 2
+        described.append(_describe(pair, factor))
+    score = float(1.0 - math.exp(-0.7 * evidence))
+    smooth = cv2.GaussianBlur(union.astype(np.float32), (0, 0), 1.0)
+    return Finding(
+        score=round(min(1.0, max(0.0, score)), 4),
+        notes=(NOTE_FOUND,),
+        codes=("copy_move_found",),
+        map=np.clip(np.maximum(smooth, union.astype(np.float32)), 0.0, 1.0).astype(np.float32),
+        evidence_of=None,
+        details={"pairs": described, "keypoints": n_keypoints},
+    )
+
+
+def _working_luma(pixels: npt.NDArray[np.uint8]) -> tuple[F32, float]:
+    """Luma at the working resolution, and the full-resolution / working scale factor."""
+    arr = np.ascontiguousarray(pixels)
+    if arr.ndim == 3 and arr.shape[2] >= 3:
+        grey = cv2.cvtColor(arr[:, :, :3], cv2.COLOR_RGB2GRAY)
+    elif arr.ndim == 3:
+        grey = arr[:, :, 0].copy()
+    else:
+        grey = arr
+    long_side = max(grey.shape)
+    factor = max(1.0, long_side / _WORK_SIDE)
+    if factor > 1.0:
+        size = (max(1, round(grey.shape[1] / factor)), max(1, round(grey.shape[0] / factor)))
+        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    return grey.astype(np.float32), factor
+
+
+# --- keypoint branch -------------------------------------------------------------------------
+
+
+def _keypoint_candidates(luma: F32) -> tuple[list[_Candidate], int]:
+    long_side = max(luma.shape)
+    sift = cv2.SIFT_create(nfeatures=_MAX_KEYPOINTS, contrastThreshold=_SIFT_CONTRAST)
+    keypoints, descriptors = sift.detectAndCompute(luma.astype(np.uint8), None)
+    n = len(keypoints)
+    if descriptors is None or n < 2 * _MIN_INLIERS:
+        return [], n
+    pts = np.array([k.pt for k in keypoints], dtype=np.float64)
+    k = min(_G2NN_K + 1, n)
+    matcher = cv2.BFMatcher(cv2.NORM_L2)
+    knn = matcher.knnMatch(descriptors, descriptors, k=k)
+    idx = np.full((n, k), -1, np.int64)
+    dist = np.full((n, k), np.inf)
+    for i, row in enumerate(knn):
+        for j, m in enumerate(row):
+            idx[i, j] = m.trainIdx
+            dist[i, j] = m.distance
+    # Neighbours at (almost) the same place are the keypoint itself or a second orientation of
+    # it: they are neither matches nor a fair denominator for the ratio test.
+    min_dist = _MIN_PAIR_DIST * long_side
+    safe = np.where(idx >= 0, idx, 0)
+    near = np.linalg.norm(pts[safe] - pts[:, None, :], axis=2) < min_dist
+    dist = np.where(near | (idx < 0), np.inf, dist)
+    order = np.argsort(dist, axis=1, kind="stable")
+    dist = np.take_along_axis(dist, order, 1)
+    idx = np.take_along_axis(idx, order, 1)
+    # g2NN: accept neighbours 1..j while each distance is well below the next one.
+    num, den = dist[:, :-1], dist[:, 1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(den > 0, num / den, 0.0)
+    ok = np.isfinite(num) & (ratio < _G2NN_RATIO)
+    accept = np.cumprod(ok, axis=1).astype(bool)
+    rows, cols = np.nonzero(accept)
+    if rows.size < _MIN_INLIERS:
+        return [], n
+    a, b = rows, idx[rows, cols]
+    # Keep each unordered pair once, in both orientations: a copy's transform and its inverse
+    # are both tried, and verification keeps whichever (or both) explain the pixels.
+    key = np.minimum(a, b) * n + np.maximum(a, b)
+    _, first = np.unique(key, return_index=True)
+    a, b = a[first], b[first]
+    src = np.concatenate([pts[a], pts[b]])
+    dst = np.concatenate([pts[b], pts[a]])
+    return _cluster_and_fit(src, dst, long_side), n
+
+
+def _cluster_and_fit(src: F64, dst: F64, long_side: int) -> list[_Candidate]:
+    """Group matches whose two ends both lie close together, and fit a transform per group."""
+    radius = _CLUSTER_RADIUS * long_side
+    coords = np.hstack([src, dst])
+    tree = cKDTree(coords)
+    links = tree.query_pairs(radius, p=np.inf, output_type="ndarray")
+    n = len(coords)
+    graph = coo_matrix(
+        (np.ones(len(links)), (links[:, 0], links[:, 1])) if len(links) else ([], ([], [])),
+        shape=(n, n),
+    )
+    _, labels = connected_components(graph, directed=False)
+    candidates: list[_Candidate] = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        # Several copies can share a cluster; peel off one transform at a time.
+        for _ in range(3):
+            if len(members) < _MIN_INLIERS:
+                break
+            fit = _fit_similarity(src[members], dst[members])
+            if fit is None:
+                break
+            matrix, inliers = fit
+            if inliers.sum() < _MIN_INLIERS:
+                break
+            chosen = members[inliers]
+            if _plausible(matrix, src[chosen], dst[chosen], long_side):
+                candidates.append(_Candidate(matrix, src[chosen], dst[chosen], "keypoints"))
+            members = members[~inliers]
+    return candidates
+
+
+def _fit_similarity(src: F64, dst: F64) -> tuple[F64, Mask] | None:
+    matrix, inliers = cv2.estimateAffinePartial2D(
+        src.astype(np.float32),
+        dst.astype(np.float32),
+        method=cv2.RANSAC,
+        ransacReprojThreshold=_RANSAC_PX,
+        maxIters=2000,
+        confidence=0.995,
+        refineIters=10,
+    )
+    if matrix is None or inliers is None:
+        return None
+    return matrix.astype(np.float64), inliers.ravel().astype(bool)
+
+
+def _plausible(matrix: F64, src: F64, dst: F64, long_side: int) -> bool:
+    """Reject transforms no copy-paste makes, and point sets too tight to define one."""
+    scale = math.hypot(matrix[0, 0], matrix[1, 0])
+    if not _SCALE_RANGE[0] <= scale <= _SCALE_RANGE[1]:
+        return False
+    shift = np.median(np.linalg.norm(dst - src, axis=1))
+    if shift < 2 * _MIN_PAIR_DIST * long_side:
+        return False
+    # Matches piled on one spot (one corner matched many times) do not pin down an area.
+    spread = np.ptp(src, axis=0)
+    return bool(spread.max() >= 0.02 * long_side and spread.min() >= 0.005 * long_side)
+
+
+# --- dense block branch ----------------------------------------------------------------------
+
+
+def _dct_basis(size: int, k: int) -> F32:
+    n = np.arange(size)
+    basis = np.cos(np.pi * (2 * n + 1) * k / (2 * size))
+    basis *= math.sqrt((1 if k == 0 else 2) / size)
+    return basis.astype(np.float32)
+
+
+def _block_candidates(luma: F32) -> tuple[list[_Candidate], int]:
+    small = cv2.resize(
+        luma,
+        (max(1, luma.shape[1] // _DENSE_FACTOR), max(1, luma.shape[0] // _DENSE_FACTOR)),
+        interpolation=cv2.INTER_AREA,
+    )
+    h, w = small.shape
+    if min(h, w) < 4 * _BLOCK:
+        return [], 0
+    anchor = (0, 0)  # the filter response at (y, x) describes the block whose corner is there
+    mean = cv2.boxFilter(small, cv2.CV_32F, (_BLOCK, _BLOCK), anchor=anchor)
+    mean_sq = cv2.boxFilter(small * small, cv2.CV_32F, (_BLOCK, _BLOCK), anchor=anchor)
+    std = np.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
+    ys = np.arange(0, h - _BLOCK + 1, _STRIDE)
+    xs = np.arange(0, w - _BLOCK + 1, _STRIDE)
+    gy, gx = np.meshgrid(ys, xs, indexing="ij")
+    textured = std[gy, gx] >= _FLAT_STD
+    n_textured = int(textured.sum())
+    if n_textured < _MIN_BLOCK_VOTES:
+        return [], n_textured
+    by, bx = gy[textured], gx[textured]
+    feats = []
+    for ky, kx in ((0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2)):
+        resp = cv2.sepFilter2D(
+            small, cv2.CV_32F, _dct_basis(_BLOCK, kx), _dct_basis(_BLOCK, ky), anchor=anchor
+        )
+        feats.append(resp[by, bx])
+    features = np.stack(feats, axis=1).astype(np.float64)
+    tree = cKDTree(features)
+    k = min(_BLOCK_NEIGHBOURS + 1, len(features))
+    dist, nbr = tree.query(features, k=k, distance_upper_bound=_FEATURE_DIST)
+    dist = np.asarray(dist).reshape(len(features), k)
+    nbr = np.asarray(nbr).reshape(len(features), k)
+    rows, cols = np.nonzero(np.isfinite(dist))
+    a, b = rows, nbr[rows, cols]
+    dx = bx[b] - bx[a]
+    dy = by[b] - by[a]
+    # One orientation per shift (the inverse is the same copy), and no near-overlapping blocks.
+    flip = (dx < 0) | ((dx == 0) & (dy < 0))
+    a, b = np.where(flip, b, a), np.where(flip, a, b)
+    dx = bx[b] - bx[a]
+    dy = by[b] - by[a]
+    far = np.hypot(dx, dy) >= _MIN_BLOCK_OFFSET
+    a, b, dx, dy = a[far], b[far], dx[far], dy[far]
+    if a.size < _MIN_BLOCK_VOTES:
+        return [], n_textured
+    # Vote in a shift histogram; neighbouring shifts pool their votes (resampling jitter).
+    hist = np.zeros((2 * h + 1, w + 1), np.float32)
+    np.add.at(hist, (dy + h, dx), 1.0)
+    pooled = cv2.boxFilter(hist, cv2.CV_32F, (3, 3), normalize=False)
+    peaks = (pooled >= _MIN_BLOCK_VOTES) & (pooled == ndimage.maximum_filter(pooled, size=5))
+    factor = luma.shape[1] / w
+    candidates: list[_Candidate] = []
+    for py, px in zip(*np.nonzero(peaks), strict=True):
+        sy, sx = int(py) - h, int(px)
+        sel = (np.abs(dy - sy) <= 1) & (np.abs(dx - sx) <= 1)
+        if sel.sum() < _MIN_BLOCK_VOTES:
+            continue
+        centre = _BLOCK / 2
+        src = np.stack([bx[a[sel]] + centre, by[a[sel]] + centre], axis=1) * factor
+        dst = np.stack([bx[b[sel]] + centre, by[b[sel]] + centre], axis=1) * factor
+        shift = np.median(dst - src, axis=0)
+        matrix = np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
+        candidates.append(_Candidate(matrix, src.astype(np.float64), dst, "blocks"))
+    candidates.sort(key=lambda c: -len(c.src))
+    return candidates[:8], n_textured
+
+
+# --- verification ----------------------------------------------------------------------------
+
+
+def _verify(luma: F32, candidates: list[_Candidate]) -> list[_Pair]:
+    """Keep candidates whose transform explains the pixels around their matches."""
+    if not candidates:
+        return []
+    h, w = luma.shape
+    long_side = max(h, w)
+    smooth = cv2.GaussianBlur(luma, (0, 0), _PRE_SIGMA)
+    ones = np.ones((h, w), np.float32)
+    margin = max(3, round(_ROI_MARGIN * long_side))
+    min_area = _MIN_AREA * h * w
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    accepted: list[_Pair] = []
+    for cand in sorted(candidates, key=lambda c: -len(c.src)):
+        warped = cv2.warpAffine(smooth, cand.matrix, (w, h), flags=cv2.INTER_LINEAR)
+        valid = cv2.warpAffine(ones, cand.matrix, (w, h), flags=cv2.INTER_LINEAR) > 0.999
+        residual = np.abs(smooth - warped)
+        residual[~valid] = 255.0
+        residual = cv2.GaussianBlur(residual, (0, 0), _RES_SIGMA)
+        roi = np.zeros((h, w), np.uint8)
+        hull = cv2.convexHull(np.round(cand.dst).astype(np.int32))
+        cv2.fillConvexPoly(roi, hull, 1)
+        roi = cv2.dilate(roi, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1,) * 2))
+        agree = ((residual < _RES_MAX) & (roi > 0) & valid).astype(np.uint8)
+        agree = cv2.morphologyEx(agree, cv2.MORPH_OPEN, kernel)
+        agree = cv2.morphologyEx(agree, cv2.MORPH_CLOSE, kernel)
+        n_lab, labels = cv2.connectedComponents(agree, connectivity=8)
+        if n_lab <= 1:
+            continue
+        px = np.clip(np.round(cand.dst[:, 0]).astype(int), 0, w - 1)
+        py = np.clip(np.round(cand.dst[:, 1]).astype(int), 0, h - 1)
+        hit = labels[py, px]
+        keep = np.unique(hit[hit > 0])
+        sizes = np.bincount(labels.ravel(), minlength=n_lab)
+        keep = keep[sizes[keep] >= min_area / 4]
+        target = np.isin(labels, keep)
+        # The copy must not overlap its own source by much (a pixel matching itself).
+        inverse = cv2.invertAffineTransform(cand.matrix)
+        source = cv2.warpAffine(target.astype(np.uint8), inverse, (w, h)) > 0
+        overlap = target & source
+        target &= ~overlap
+        source &= ~overlap
+        if target.sum() < min_area or source.sum() < min_area:
+            continue
+        inside = float(np.mean(target[py, px]))
+        if inside < _MIN_MATCHES_INSIDE:
+            continue
+        if any(_same_pair(target, source, p) for p in accepted):
+            continue
+        accepted.append(_Pair(cand, source, target, len(cand.src)))
+    return accepted
+
+
+def _iou(a: Mask, b: Mask) -> float:
+    union = np.count_nonzero(a | b)
+    return np.count_nonzero(a & b) / union if union else 0.0
+
+
+def _same_pair(target: Mask, source: Mask, other: _Pair) -> bool:
+    straight = min(_iou(target, other.target), _iou(source, other.source))
+    swapped = min(_iou(target, other.source), _iou(source, other.target))
+    return max(straight, swapped) >= _DUPLICATE_IOU
+
+
+def _box(mask: Mask, factor: float) -> list[int]:
+    ys, xs = np.nonzero(mask)
+    x0, y0 = float(xs.min()), float(ys.min())
+    x1, y1 = float(xs.max() + 1), float(ys.max() + 1)
+    return [
+        round(x0 * factor),
+        round(y0 * factor),
+        round((x1 - x0) * factor),
+        round((y1 - y0) * factor),
+    ]
+
+
+def _describe(pair: _Pair, factor: float) -> dict[str, object]:
+    """A pair in full-resolution stored pixels. dx, dy: shift of the source's centroid."""
+    m = pair.candidate.matrix
+    sy, sx = np.nonzero(pair.source)
+    ty, tx = np.nonzero(pair.target)
+    return {
+        "source_box": _box(pair.source, factor),
+        "target_box": _box(pair.target, factor),
+        "dx": round(float(tx.mean() - sx.mean()) * factor, 1),
+        "dy": round(float(ty.mean() - sy.mean()) * factor, 1),
+        "scale": round(math.hypot(m[0, 0], m[1, 0]), 3),
+        "rotation": round(math.degrees(math.atan2(m[1, 0], m[0, 0])), 1),
+        "matches": pair.support,
+        "branch": pair.candidate.branch,
+    }
