@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from photoloupe.detect.features import feature_groups, feature_names
-from photoloupe.detect.model import MANIFEST_FILE, WEIGHTS_FILE
+from photoloupe.detect.model import MANIFEST_FILE, WEIGHTS_FILE, DetectorModel
 from training import dataset
 from training.metrics import fit_logistic, fit_platt, sigmoid, threshold_for_fpr
 
@@ -149,6 +149,27 @@ def save(
     }
     (WEIGHTS_DIR / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n", "utf-8")
     return WEIGHTS_DIR / WEIGHTS_FILE
+
+
+def model_without(corpus: Corpus, excluded: tuple[int, ...]) -> DetectorModel:
+    """A detector trained and calibrated as the shipped one, but without the pictures of the
+    `excluded` folds (whole generators and camera makes): for benchmarks that need a detector
+    which never saw what they measure on (edit localisation, `benchmarks/localize.py`)."""
+    kept = [f for f in sorted(set(corpus.fold.tolist())) if f not in excluded]
+    calibration, threshold = calibrate(corpus, kept)
+    model = fit(corpus, (corpus.variant == "train") & np.isin(corpus.fold, kept))
+    return DetectorModel(
+        name="photoloupe-residual-logistic-without-folds-" + "-".join(map(str, excluded)),
+        version=VERSION,
+        sha256="",
+        mean=model.mean,
+        scale=model.scale,
+        coef=model.coef,
+        intercept=model.intercept,
+        calibration=calibration,
+        threshold=threshold,
+        groups=feature_groups(),
+    )
 
 
 def main() -> None:

@@ -202,7 +202,7 @@ def fuse(
     probability = float(_sigmoid(np.float32(z)))
     smooth = ndimage.uniform_filter(block_p, size=3, mode="nearest")
     fused = smooth.copy()
-    decision = probability >= weights.threshold
+    decision = probability > weights.threshold
     regions: list[Region] = []
     if decision:
         regions = _regions(smooth, findings, height, width)

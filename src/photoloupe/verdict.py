@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from photoloupe.findings import Finding
+from photoloupe.localize import Localization
 from photoloupe.report.schema import (
     AiGenerated,
     AiMarker,
@@ -36,8 +37,6 @@ _HASH_MISMATCH_CODES = (
     "assertion.collectionHash.mismatch",
 )
 
-# What this version cannot examine at all.
-NOT_CHECKED = ("edit_localizer",)
 
 
 def judge(
@@ -46,6 +45,7 @@ def judge(
     findings: Mapping[str, Finding],
     *,
     metadata_readable: bool = True,
+    localization: Localization | None = None,
 ) -> tuple[Verdict, AiGenerated, Edited]:
     """Turn provenance and analysis findings into the verdict, in English and Arabic.
 
@@ -61,7 +61,8 @@ def judge(
     detector = findings.get("ai_detector")
     detector_ran = detector is not None and detector.score is not None
     (checked if detector_ran else not_checked).append("ai_detector")
-    not_checked.extend(NOT_CHECKED)
+    localized = localization is not None and localization.probability is not None
+    (checked if localized else not_checked).append("edit_localizer")
     ai_evidence: list[Evidence] = []
     why: list[str] = []  # translation keys with their values, in order of weight
     why_values: list[dict[str, object]] = []
@@ -136,6 +137,24 @@ def judge(
                 why.append("verdict.why.thumbnail_mismatch")
                 why_values.append({})
             reasons.extend(finding.codes)
+    if localization is not None and localization.decision:
+        methods = sorted({m for r in localization.regions for m in r.methods})
+        values = {
+            "probability": f"{localization.probability or 0:.0%}",
+            "regions": len(localization.regions),
+            "methods": ", ".join(methods) or "fusion",
+        }
+        edit_evidence.append(
+            Evidence(
+                source="edit_localizer",
+                code="edited_regions",
+                message=t("verdict.why.edited_regions", "en", **values),
+                message_ar=t("verdict.why.edited_regions", "ar", **values),
+            )
+        )
+        why.append("verdict.why.edited_regions")
+        why_values.append(values)
+        reasons.append("edited_regions")
     hash_codes = [e.code for e in c2pa.errors if e.code in _HASH_MISMATCH_CODES]
     if c2pa.present and c2pa.valid is False and hash_codes:
         edit_evidence.append(
@@ -226,7 +245,13 @@ def judge(
         evidence=ai_evidence,
         model=model,
     )
-    edited = Edited(probability=None, map=None, regions=[], evidence=edit_evidence)
+    edited = Edited(
+        probability=localization.probability if localization is not None else None,
+        threshold=localization.threshold if localized and localization is not None else None,
+        map=None,
+        regions=localization.regions if localization is not None else [],
+        evidence=edit_evidence,
+    )
     return verdict, ai, edited
 
 

@@ -13,6 +13,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from photoloupe.io import orient_array
+from photoloupe.localize import full_size_map
 from photoloupe.report.schema import Report
 
 __all__ = [
@@ -183,7 +184,13 @@ def write_maps(report: Report, folder: str | Path) -> list[Path]:
     prefix = f"{stem}-{report.file.sha256[:8]}"
     for name, array in report.maps.items():
         path = folder / f"{prefix}.{name}.png"
-        path.write_bytes(map_to_png(array))
+        if name == "edited":
+            # The fused map is a public contract: grayscale, the picture's stored size,
+            # 255 = most likely edited, so that pipelines can threshold it directly.
+            gray = full_size_map(array, report.file.height, report.file.width)
+            path.write_bytes(encode_png(gray))
+        else:
+            path.write_bytes(map_to_png(array))
         written.append(path)
         if name in report.analyses:
             report.analyses[name].map = str(path)

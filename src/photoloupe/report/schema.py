@@ -102,7 +102,17 @@ class Region(_Model):
 
 class Edited(_Model):
     probability: float | None = Field(ge=0.0, le=1.0)
-    map: str | None = None
+    threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Above this probability the report states evidence of editing.",
+    )
+    map: str | None = Field(
+        default=None,
+        description="Path of the fused map (grayscale PNG the size of the picture, 255 = most "
+        "likely edited) when maps were written.",
+    )
     regions: list[Region] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
 

@@ -1,0 +1,225 @@
+"""Benchmark of edit localisation (issue 4): composites, copy-move, pristine photos, speed.
+
+    .venv/bin/python benchmarks/localize.py [--per-photo 3] [--no-speed]
+
+Sets:
+- **Composites** (`training/composites.py`, test folds only): AI-made areas from generators of
+  `TEST_FOLDS` pasted into camera photos of the same folds (5-25 % of the area, feathered,
+  JPEG 75-95), each beside its twin saved the same way. The windowed AI detector used here is
+  trained without those folds, and the fusion weights were learned on `DEV_FOLDS` only.
+- **Copy-move**: `../shared/data/edited/copymove`, with its masks and pristine originals.
+- **Pristine camera originals**: every photo in `real/camera` and `real/full`, through the full
+  shipped `check()`: how often is the verdict "edited"?
+
+Per method and fused: image-level ROC AUC (edited against twins), mean pixel F1 and IoU per
+edited picture (map > 0.5). Speed: the full `check()` of the large camera originals, with the
+time per analysis. Prints measured figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from training import composites, dataset  # noqa: E402
+from training.metrics import roc_auc  # noqa: E402
+from training.train_detector import load_corpus, model_without  # noqa: E402
+
+from photoloupe import check  # noqa: E402
+from photoloupe.findings import Finding  # noqa: E402
+from photoloupe.forensics.ai_regions import analyse_ai_regions  # noqa: E402
+from photoloupe.io import load_picture  # noqa: E402
+from photoloupe.localize import LOCAL_METHODS, fuse, resize_map  # noqa: E402
+from photoloupe.pipeline import Options, run_analyses  # noqa: E402
+
+METHODS = (*LOCAL_METHODS, "copy_move")
+
+
+def pixel_scores(truth: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
+    """(F1, IoU) of a binary prediction against a binary truth."""
+    tp = float((truth & predicted).sum())
+    fp = float((~truth & predicted).sum())
+    fn = float((truth & ~predicted).sum())
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+    iou = tp / (tp + fp + fn) if tp + fp + fn else 1.0
+    return f1, iou
+
+
+def binary_map(array: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    if array is None or array.size == 0:
+        return np.zeros(shape, dtype=bool)
+    return resize_map(array, shape) > 0.5
+
+
+def evaluate(name: str, data: bytes, mask: np.ndarray | None, replace: dict) -> dict:
+    picture = load_picture(data, name=name)
+    findings: dict[str, Finding] = run_analyses(picture, replace=replace)
+    loc = fuse(picture.height, picture.width, findings)
+    row: dict = {
+        "scores": {m: findings[m].score for m in METHODS if m in findings},
+        "fused": loc.probability,
+        "decision": loc.decision,
+    }
+    if mask is not None and mask.any():
+        shape = mask.shape
+        row["pixel"] = {m: pixel_scores(mask, binary_map(findings[m].map, shape)) for m in METHODS}
+        row["pixel"]["fused"] = pixel_scores(mask, binary_map(loc.map, shape))
+    return row
+
+
+def summarise(rows: list[dict], title: str) -> None:
+    y = np.array([1.0 if r["edited"] else 0.0 for r in rows])
+    print(f"\n{title}: {int(y.sum())} composites, {int((1 - y).sum())} twins")
+    print(f"{'method':20s} {'AUC':>6s} {'F1':>6s} {'IoU':>6s} {'ran':>5s}")
+    for m in (*METHODS, "fused"):
+        if m == "fused":
+            s = np.array([r["fused"] if r["fused"] is not None else 0.0 for r in rows])
+            ran = np.mean([r["fused"] is not None for r in rows])
+        else:
+            vals = [r["scores"].get(m) for r in rows]
+            s = np.array([v if v is not None else 0.0 for v in vals])
+            ran = np.mean([v is not None for v in vals])
+        auc = roc_auc(y, s) if 0 < y.sum() < len(y) else float("nan")
+        edited = [r for r in rows if r["edited"]]
+        f1 = np.mean([r["pixel"][m][0] for r in edited]) if edited else float("nan")
+        iou = np.mean([r["pixel"][m][1] for r in edited]) if edited else float("nan")
+        print(f"{m:20s} {auc:6.3f} {f1:6.3f} {iou:6.3f} {ran:5.0%}")
+    dec = np.array([r["decision"] for r in rows])
+    print(
+        f"fused decision 'edited': {dec[y == 1].mean():.1%} of composites, "
+        f"{dec[y == 0].mean():.1%} of twins"
+    )
+
+
+def composites_benchmark(per_photo: int) -> None:
+    print("training a detector without the test folds ...", file=sys.stderr, flush=True)
+    detector = model_without(load_corpus(), composites.TEST_FOLDS)
+    replace = {"ai_regions": partial(analyse_ai_regions, model=detector)}
+    rows = []
+    started = time.perf_counter()
+    for sample in composites.samples(composites.TEST_FOLDS, per_photo, originals=False):
+        row = evaluate(sample.name.replace("/", "_"), sample.data, sample.mask, replace)
+        row.update(edited=sample.edited, quality=sample.quality)
+        rows.append(row)
+    took = time.perf_counter() - started
+    print(
+        f"\n== Composites (test folds {composites.TEST_FOLDS}), {len(rows)} pictures, {took:.0f} s"
+    )
+    summarise(rows, "all qualities (75-95)")
+    summarise([r for r in rows if r["quality"] >= 85], "JPEG quality >= 85")
+    summarise([r for r in rows if r["quality"] < 85], "JPEG quality < 85")
+
+
+def copy_move_benchmark() -> None:
+    manifest = json.loads((dataset.SHARED / "manifest.json").read_text("utf-8"))
+    by_kind: dict[str, dict[str, str]] = {"real": {}, "edited": {}, "mask": {}}
+    for e in manifest:
+        if e["path"].startswith("edited/copymove/"):
+            kind = e["path"].split("/")[2]
+            # NoSo_dataset/01.png (original), 01_mod.png (edited), 01_mod_gt.png (mask)
+            key = Path(e["source_path"]).stem.removesuffix("_gt").removesuffix("_mod")
+            by_kind[kind][key] = e["path"]
+    print("\n== Copy-move (edited/copymove)")
+    f1s, ious = [], []
+    for key, path in sorted(by_kind["edited"].items()):
+        mask_path = by_kind["mask"].get(key)
+        if mask_path is None:
+            print(f"{path}: no mask paired (key {key})")
+            continue
+        with Image.open(dataset.SHARED / mask_path) as im:
+            mask = np.asarray(im.convert("L")) > 127
+        row = evaluate(path, (dataset.SHARED / path).read_bytes(), mask, {})
+        f1, iou = row["pixel"]["fused"]
+        cf1, ciou = row["pixel"]["copy_move"]
+        f1s.append(f1)
+        ious.append(iou)
+        print(
+            f"{path}: fused F1 {f1:.3f} IoU {iou:.3f}; copy-move alone F1 {cf1:.3f} "
+            f"IoU {ciou:.3f}; fused probability {row['fused']}"
+        )
+    if f1s:
+        print(f"mean fused F1 {np.mean(f1s):.3f}, IoU {np.mean(ious):.3f}")
+    for _key, path in sorted(by_kind["real"].items()):
+        row = evaluate(path, (dataset.SHARED / path).read_bytes(), None, {})
+        print(f"pristine {path}: edited decision {row['decision']}, probability {row['fused']}")
+
+
+def pristine_benchmark() -> None:
+    folds = {i.path: i.fold for i in dataset.items()}
+    paths = sorted(
+        p.relative_to(dataset.SHARED).as_posix()
+        for folder in ("real/camera", "real/full")
+        for p in (dataset.SHARED / folder).glob("*.jpg")
+    )
+    flagged: dict[str, list[bool]] = {"test folds": [], "dev folds": [], "all": []}
+    names = []
+    for path in paths:
+        report = check(dataset.SHARED / path, options=Options(preview=False))
+        edited = report.verdict.label == "edited"
+        split = "test folds" if folds.get(path) in composites.TEST_FOLDS else "dev folds"
+        flagged[split].append(edited)
+        flagged["all"].append(edited)
+        if edited:
+            names.append(f"{path} ({report.edited.probability}; {report.verdict.reasons})")
+    print("\n== Pristine camera originals (real/camera + real/full), full check()")
+    for split, flags in flagged.items():
+        if flags:
+            print(f"{split}: {sum(flags)}/{len(flags)} = {np.mean(flags):.1%} called 'edited'")
+    for n in names:
+        print(f"  flagged: {n}")
+
+
+def speed_benchmark() -> None:
+    print("\n== Speed: full check() of the camera originals in real/full (2 cores)")
+    for path in sorted((dataset.SHARED / "real/full").glob("*.jpg")):
+        with Image.open(path) as im:
+            mp = im.size[0] * im.size[1] / 1e6
+        check(path, options=Options(preview=False))  # warm caches
+        best = None
+        for _ in range(2):
+            t0 = time.perf_counter()
+            report = check(path, options=Options(preview=False))
+            took = time.perf_counter() - t0
+            if best is None or took < best[0]:
+                best = (took, report.timings_ms)
+        assert best is not None
+        parts = ", ".join(
+            f"{k.removeprefix('analysis.')} {v:.0f}"
+            for k, v in best[1].items()
+            if k.startswith("analysis.") or k == "fusion"
+        )
+        print(f"{path.name} ({mp:.1f} MP): {best[0]:.2f} s  [ms: {parts}]")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-photo", type=int, default=3)
+    parser.add_argument("--no-speed", action="store_true")
+    parser.add_argument("--only", choices=("composites", "copymove", "pristine", "speed"))
+    args = parser.parse_args()
+    steps = {
+        "composites": partial(composites_benchmark, args.per_photo),
+        "copymove": copy_move_benchmark,
+        "pristine": pristine_benchmark,
+        "speed": speed_benchmark,
+    }
+    for name, step in steps.items():
+        if args.only and name != args.only:
+            continue
+        if name == "speed" and args.no_speed:
+            continue
+        step()
+
+
+if __name__ == "__main__":
+    main()
