@@ -61,7 +61,7 @@ MIN_SIDE = 48  # smaller pictures hold too few structures to compare
 # Working resolutions. SIFT doubles its input internally, so 960 px costs like ~1900 px; the
 # cap bounds time on 12-megapixel photos. Dense blocks run at half of that.
 _WORK_SIDE = 960
-_DENSE_FACTOR = 2
+_DENSE_FACTOR = 3
 
 # Keypoint branch.
 _MAX_KEYPOINTS = 2500
@@ -76,10 +76,12 @@ _SCALE_RANGE = (0.5, 2.0)
 
 # Dense block branch (at the dense resolution).
 _BLOCK = 8
-_STRIDE = 2
 _FLAT_STD = 2.5  # grey levels: blocks flatter than this match anything
-_FEATURE_DIST = 6.0  # L2 distance between orthonormal low-frequency DCT vectors
-_BLOCK_NEIGHBOURS = 4
+_FEATURE_DIST = 8.0  # L2 distance between orthonormal low-frequency DCT vectors, plus
+_FEATURE_REL = 0.3  # this fraction of the block's AC energy
+_QUANT = 8.0  # quantisation step of the sort keys (orthonormal DCT: 8 = one grey level of DC)
+_SORT_WINDOW = 12  # rows compared after each block in the sorted list
+_DCT_TERMS = ((0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2))
 _MIN_BLOCK_OFFSET = 2 * _BLOCK
 _MIN_BLOCK_VOTES = 30
 
@@ -91,6 +93,9 @@ _ROI_MARGIN = 0.05  # fraction of the long side around the supporting matches
 _MIN_AREA = 0.0015  # fraction of the working picture: smaller agreements are noise
 _MIN_MATCHES_INSIDE = 0.5  # share of supporting matches that must fall in the agreeing area
 _DUPLICATE_IOU = 0.5
+_NUDGE = 3  # pixels by which a found transform is perturbed to test that it is specific
+_NUDGE_RATIO = 2.0  # the perturbed residual must be this many times larger ...
+_NUDGE_GAIN = 2.0  # ... and this many grey levels larger
 
 NOTE_FOUND = (
     "Evidence of copied areas: parts of the picture appear duplicated elsewhere in the same "
@@ -323,8 +328,8 @@ def _block_candidates(luma: F32) -> tuple[list[_Candidate], int]:
     mean = cv2.boxFilter(small, cv2.CV_32F, (_BLOCK, _BLOCK), anchor=anchor)
     mean_sq = cv2.boxFilter(small * small, cv2.CV_32F, (_BLOCK, _BLOCK), anchor=anchor)
     std = np.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
-    ys = np.arange(0, h - _BLOCK + 1, _STRIDE)
-    xs = np.arange(0, w - _BLOCK + 1, _STRIDE)
+    ys = np.arange(0, h - _BLOCK + 1)
+    xs = np.arange(0, w - _BLOCK + 1)
     gy, gx = np.meshgrid(ys, xs, indexing="ij")
     textured = std[gy, gx] >= _FLAT_STD
     n_textured = int(textured.sum())
@@ -332,28 +337,41 @@ def _block_candidates(luma: F32) -> tuple[list[_Candidate], int]:
         return [], n_textured
     by, bx = gy[textured], gx[textured]
     feats = []
-    for ky, kx in ((0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2)):
+    for ky, kx in _DCT_TERMS:
         resp = cv2.sepFilter2D(
             small, cv2.CV_32F, _dct_basis(_BLOCK, kx), _dct_basis(_BLOCK, ky), anchor=anchor
         )
         feats.append(resp[by, bx])
-    features = np.stack(feats, axis=1).astype(np.float64)
-    tree = cKDTree(features)
-    k = min(_BLOCK_NEIGHBOURS + 1, len(features))
-    dist, nbr = tree.query(features, k=k, distance_upper_bound=_FEATURE_DIST)
-    dist = np.asarray(dist).reshape(len(features), k)
-    nbr = np.asarray(nbr).reshape(len(features), k)
-    rows, cols = np.nonzero(np.isfinite(dist))
-    a, b = rows, nbr[rows, cols]
+    features = np.stack(feats, axis=1)
+    # Fridrich et al.'s lexicographic sort: blocks with equal quantised features end up next
+    # to each other, so comparing each block with the next few rows finds its twins in
+    # O(n log n). Every position is a block (stride 1), so any shift is representable.
+    keys = np.floor(features / _QUANT).astype(np.int32)
+    # Ties within a bin are broken by the exact values, so identical twins sit side by side
+    # rather than in raster order (a flat-ish bin can hold hundreds of blocks).
+    order = np.lexsort(np.vstack([features.T[::-1], keys.T[::-1]]))
+    # Each block keeps its best far-enough partner in the window. The tolerance grows with the
+    # block's contrast: resampling at the dense scale shifts a copy by a fraction of a pixel,
+    # which changes textured blocks more than smooth ones.
+    tolerance = _FEATURE_DIST + _FEATURE_REL * np.linalg.norm(features[:, 1:], axis=1)
+    n_blocks = len(order)
+    best = np.full(n_blocks, np.inf, np.float32)
+    partner = np.full(n_blocks, -1, np.intp)
+    for step in range(1, _SORT_WINDOW + 1):
+        i, j = order[:-step], order[step:]
+        dist = np.linalg.norm(features[i] - features[j], axis=1)
+        ok = (np.hypot(bx[i] - bx[j], by[i] - by[j]) >= _MIN_BLOCK_OFFSET) & (dist < best[i])
+        best[i[ok]] = dist[ok]
+        partner[i[ok]] = j[ok]
+    a = np.flatnonzero((partner >= 0) & (best < tolerance))
+    b = partner[a]
     dx = bx[b] - bx[a]
     dy = by[b] - by[a]
-    # One orientation per shift (the inverse is the same copy), and no near-overlapping blocks.
+    # One orientation per shift (the inverse is the same copy).
     flip = (dx < 0) | ((dx == 0) & (dy < 0))
     a, b = np.where(flip, b, a), np.where(flip, a, b)
     dx = bx[b] - bx[a]
     dy = by[b] - by[a]
-    far = np.hypot(dx, dy) >= _MIN_BLOCK_OFFSET
-    a, b, dx, dy = a[far], b[far], dx[far], dy[far]
     if a.size < _MIN_BLOCK_VOTES:
         return [], n_textured
     # Vote in a shift histogram; neighbouring shifts pool their votes (resampling jitter).
@@ -394,6 +412,8 @@ def _verify(luma: F32, candidates: list[_Candidate]) -> list[_Pair]:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
     accepted: list[_Pair] = []
     for cand in sorted(candidates, key=lambda c: -len(c.src)):
+        if cand.branch == "blocks":
+            cand.matrix = _refine_shift(smooth, cand, _DENSE_FACTOR + 1)
         warped = cv2.warpAffine(smooth, cand.matrix, (w, h), flags=cv2.INTER_LINEAR)
         valid = cv2.warpAffine(ones, cand.matrix, (w, h), flags=cv2.INTER_LINEAR) > 0.999
         residual = np.abs(smooth - warped)
@@ -427,10 +447,55 @@ def _verify(luma: F32, candidates: list[_Candidate]) -> list[_Pair]:
         inside = float(np.mean(target[py, px]))
         if inside < _MIN_MATCHES_INSIDE:
             continue
+        if not _distinctive(smooth, cand.matrix, target, valid):
+            continue
         if any(_same_pair(target, source, p) for p in accepted):
             continue
         accepted.append(_Pair(cand, source, target, len(cand.src)))
     return accepted
+
+
+def _distinctive(smooth: F32, matrix: F64, target: Mask, valid: Mask) -> bool:
+    """True when the agreement is specific to this transform, not to any nearby one.
+
+    A copy matches its source at one transform only; a gradient, a flat wall or a stripe
+    matches itself along a whole line of shifts. Nudging the transform by a few pixels must
+    therefore make the residual clearly worse, in every direction.
+    """
+    h, w = smooth.shape
+    base = _mean_residual(smooth, matrix, target)
+    for ox, oy in ((_NUDGE, 0), (-_NUDGE, 0), (0, _NUDGE), (0, -_NUDGE)):
+        nudged = matrix.copy()
+        nudged[:, 2] += (ox, oy)
+        if _mean_residual(smooth, nudged, target) < max(_NUDGE_RATIO * base, base + _NUDGE_GAIN):
+            return False
+    return True
+
+
+def _mean_residual(smooth: F32, matrix: F64, region: Mask) -> float:
+    h, w = smooth.shape
+    warped = cv2.warpAffine(smooth, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=-1e4)
+    return float(np.mean(np.minimum(np.abs(smooth - warped)[region], 255.0)))
+
+
+def _refine_shift(smooth: F32, cand: _Candidate, radius: int) -> F64:
+    """Best integer shift near a block vote: votes are only as precise as the dense grid."""
+    h, w = smooth.shape
+    x0, y0 = np.floor(cand.dst.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(cand.dst.max(axis=0)).astype(int)
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    tx, ty = (round(float(v)) for v in cand.matrix[:, 2])
+    patch = smooth[y0:y1, x0:x1]
+    best, best_shift = np.inf, (tx, ty)
+    for oy in range(ty - radius, ty + radius + 1):
+        for ox in range(tx - radius, tx + radius + 1):
+            sy0, sx0 = y0 - oy, x0 - ox
+            if sy0 < 0 or sx0 < 0 or sy0 + patch.shape[0] > h or sx0 + patch.shape[1] > w:
+                continue
+            err = float(np.mean(np.abs(patch - smooth[sy0 : sy0 + patch.shape[0], sx0 : sx0 + patch.shape[1]])))
+            if err < best:
+                best, best_shift = err, (ox, oy)
+    return np.array([[1.0, 0.0, best_shift[0]], [0.0, 1.0, best_shift[1]]])
 
 
 def _iou(a: Mask, b: Mask) -> float:
