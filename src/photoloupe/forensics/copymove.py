@@ -93,6 +93,8 @@ _ROI_MARGIN = 0.05  # fraction of the long side around the supporting matches
 _MIN_AREA = 0.0015  # fraction of the working picture: smaller agreements are noise
 _MIN_MATCHES_INSIDE = 0.5  # share of supporting matches that must fall in the agreeing area
 _DUPLICATE_IOU = 0.5
+_MAX_CANDIDATES = 12  # verified per picture, strongest first: bounds the time
+_REFINE_HALF = 24  # half-size of the template that refines a block shift
 _NUDGE = 3  # pixels by which a found transform is perturbed to test that it is specific
 _NUDGE_RATIO = 2.0  # the perturbed residual must be this many times larger ...
 _NUDGE_GAIN = 2.0  # ... and this many grey levels larger
@@ -346,10 +348,11 @@ def _block_candidates(luma: F32) -> tuple[list[_Candidate], int]:
     # Fridrich et al.'s lexicographic sort: blocks with equal quantised features end up next
     # to each other, so comparing each block with the next few rows finds its twins in
     # O(n log n). Every position is a block (stride 1), so any shift is representable.
-    keys = np.floor(features / _QUANT).astype(np.int32)
+    keys = np.floor(features[:, :3] / _QUANT).astype(np.int32)
     # Ties within a bin are broken by the exact values, so identical twins sit side by side
     # rather than in raster order (a flat-ish bin can hold hundreds of blocks).
-    order = np.lexsort(np.vstack([features.T[::-1], keys.T[::-1]]))
+    # Three coarse keys and two exact ones are enough to order the list; more cost time.
+    order = np.lexsort((features[:, 1], features[:, 0], keys[:, 2], keys[:, 1], keys[:, 0]))
     # Each block keeps its best far-enough partner in the window. The tolerance grows with the
     # block's contrast: resampling at the dense scale shifts a copy by a fraction of a pixel,
     # which changes textured blocks more than smooth ones.
@@ -359,7 +362,8 @@ def _block_candidates(luma: F32) -> tuple[list[_Candidate], int]:
     partner = np.full(n_blocks, -1, np.intp)
     for step in range(1, _SORT_WINDOW + 1):
         i, j = order[:-step], order[step:]
-        dist = np.linalg.norm(features[i] - features[j], axis=1)
+        diff = features[i] - features[j]
+        dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
         ok = (np.hypot(bx[i] - bx[j], by[i] - by[j]) >= _MIN_BLOCK_OFFSET) & (dist < best[i])
         best[i[ok]] = dist[ok]
         partner[i[ok]] = j[ok]
@@ -375,8 +379,9 @@ def _block_candidates(luma: F32) -> tuple[list[_Candidate], int]:
     if a.size < _MIN_BLOCK_VOTES:
         return [], n_textured
     # Vote in a shift histogram; neighbouring shifts pool their votes (resampling jitter).
-    hist = np.zeros((2 * h + 1, w + 1), np.float32)
-    np.add.at(hist, (dy + h, dx), 1.0)
+    flat_index = (dy + h) * (w + 1) + dx
+    hist = np.bincount(flat_index, minlength=(2 * h + 1) * (w + 1)).astype(np.float32)
+    hist = hist.reshape(2 * h + 1, w + 1)
     pooled = cv2.boxFilter(hist, cv2.CV_32F, (3, 3), normalize=False)
     peaks = (pooled >= _MIN_BLOCK_VOTES) & (pooled == ndimage.maximum_filter(pooled, size=5))
     factor = luma.shape[1] / w
@@ -406,37 +411,24 @@ def _verify(luma: F32, candidates: list[_Candidate]) -> list[_Pair]:
     h, w = luma.shape
     long_side = max(h, w)
     smooth = cv2.GaussianBlur(luma, (0, 0), _PRE_SIGMA)
-    ones = np.ones((h, w), np.float32)
     margin = max(3, round(_ROI_MARGIN * long_side))
     min_area = _MIN_AREA * h * w
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
     accepted: list[_Pair] = []
-    for cand in sorted(candidates, key=lambda c: -len(c.src)):
+    for cand in sorted(candidates, key=lambda c: -len(c.src))[:_MAX_CANDIDATES]:
         if cand.branch == "blocks":
             cand.matrix = _refine_shift(smooth, cand, _DENSE_FACTOR + 1)
-        warped = cv2.warpAffine(smooth, cand.matrix, (w, h), flags=cv2.INTER_LINEAR)
-        valid = cv2.warpAffine(ones, cand.matrix, (w, h), flags=cv2.INTER_LINEAR) > 0.999
-        residual = np.abs(smooth - warped)
-        residual[~valid] = 255.0
-        residual = cv2.GaussianBlur(residual, (0, 0), _RES_SIGMA)
-        roi = np.zeros((h, w), np.uint8)
-        hull = cv2.convexHull(np.round(cand.dst).astype(np.int32))
-        cv2.fillConvexPoly(roi, hull, 1)
-        roi = cv2.dilate(roi, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1,) * 2))
-        agree = ((residual < _RES_MAX) & (roi > 0) & valid).astype(np.uint8)
-        agree = cv2.morphologyEx(agree, cv2.MORPH_OPEN, kernel)
-        agree = cv2.morphologyEx(agree, cv2.MORPH_CLOSE, kernel)
-        n_lab, labels = cv2.connectedComponents(agree, connectivity=8)
-        if n_lab <= 1:
+        # Everything happens in a crop around the supporting matches: the copy can only be
+        # there, and cropping keeps the cost independent of the picture's size.
+        x0, y0 = np.maximum(np.floor(cand.dst.min(axis=0)).astype(int) - margin, 0)
+        x1, y1 = np.ceil(cand.dst.max(axis=0)).astype(int) + margin + 1
+        x1, y1 = min(int(x1), w), min(int(y1), h)
+        crop = _warp_crop(smooth, cand.matrix, (int(x0), int(y0), x1, y1))
+        target_crop = _agreement(smooth[y0:y1, x0:x1], crop, cand.dst - (x0, y0), margin)
+        if target_crop is None or target_crop.sum() < min_area:
             continue
-        px = np.clip(np.round(cand.dst[:, 0]).astype(int), 0, w - 1)
-        py = np.clip(np.round(cand.dst[:, 1]).astype(int), 0, h - 1)
-        hit = labels[py, px]
-        keep = np.unique(hit[hit > 0])
-        sizes = np.bincount(labels.ravel(), minlength=n_lab)
-        keep = keep[sizes[keep] >= min_area / 4]
-        target = np.isin(labels, keep)
-        # The copy must not overlap its own source by much (a pixel matching itself).
+        target = np.zeros((h, w), bool)
+        target[y0:y1, x0:x1] = target_crop
+        # The source side is the target mapped back; a pixel matching itself is no copy.
         inverse = cv2.invertAffineTransform(cand.matrix)
         source = cv2.warpAffine(target.astype(np.uint8), inverse, (w, h)) > 0
         overlap = target & source
@@ -444,10 +436,11 @@ def _verify(luma: F32, candidates: list[_Candidate]) -> list[_Pair]:
         source &= ~overlap
         if target.sum() < min_area or source.sum() < min_area:
             continue
-        inside = float(np.mean(target[py, px]))
-        if inside < _MIN_MATCHES_INSIDE:
+        px = np.clip(np.round(cand.dst[:, 0]).astype(int), 0, w - 1)
+        py = np.clip(np.round(cand.dst[:, 1]).astype(int), 0, h - 1)
+        if float(np.mean(target[py, px])) < _MIN_MATCHES_INSIDE:
             continue
-        if not _distinctive(smooth, cand.matrix, target, valid):
+        if not _distinctive(smooth, cand.matrix, target, (int(x0), int(y0), x1, y1)):
             continue
         if any(_same_pair(target, source, p) for p in accepted):
             continue
@@ -455,47 +448,92 @@ def _verify(luma: F32, candidates: list[_Candidate]) -> list[_Pair]:
     return accepted
 
 
-def _distinctive(smooth: F32, matrix: F64, target: Mask, valid: Mask) -> bool:
+def _warp_crop(smooth: F32, matrix: F64, box: tuple[int, int, int, int]) -> F32:
+    """The picture warped by `matrix`, only inside box (x0, y0, x1, y1); NaN where undefined."""
+    x0, y0, x1, y1 = box
+    shifted = matrix.copy()
+    shifted[:, 2] -= (x0, y0)
+    out = cv2.warpAffine(
+        smooth,
+        shifted,
+        (x1 - x0, y1 - y0),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=float("nan"),
+    )
+    return np.asarray(out, np.float32)
+
+
+def _agreement(original: F32, warped: F32, points: F64, margin: int) -> Mask | None:
+    """Pixels near the matches where the warped copy agrees with the picture."""
+    valid = np.isfinite(warped)
+    residual = np.where(valid, np.abs(original - np.nan_to_num(warped)), 255.0)
+    residual = cv2.GaussianBlur(residual.astype(np.float32), (0, 0), _RES_SIGMA)
+    hull_mask = np.ones(original.shape, np.uint8)
+    hull = cv2.convexHull(np.round(points).astype(np.int32))
+    cv2.fillConvexPoly(hull_mask, hull, 0)
+    near = cv2.distanceTransform(hull_mask, cv2.DIST_L2, 3) <= margin
+    agree = ((residual < _RES_MAX) & near & valid).astype(np.uint8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    agree = cv2.morphologyEx(agree, cv2.MORPH_OPEN, kernel)
+    agree = cv2.morphologyEx(agree, cv2.MORPH_CLOSE, kernel)
+    n_lab, labels = cv2.connectedComponents(agree, connectivity=8)
+    if n_lab <= 1:
+        return None
+    # Keep the agreeing components that hold supporting matches: agreement elsewhere (a flat
+    # patch next to the copy matching another flat patch) is not tied to the copy.
+    ph, pw = original.shape
+    px = np.clip(np.round(points[:, 0]).astype(int), 0, pw - 1)
+    py = np.clip(np.round(points[:, 1]).astype(int), 0, ph - 1)
+    hit = labels[py, px]
+    keep = np.unique(hit[hit > 0])
+    if keep.size == 0:
+        return None
+    return np.isin(labels, keep)
+
+
+def _distinctive(smooth: F32, matrix: F64, target: Mask, box: tuple[int, int, int, int]) -> bool:
     """True when the agreement is specific to this transform, not to any nearby one.
 
     A copy matches its source at one transform only; a gradient, a flat wall or a stripe
     matches itself along a whole line of shifts. Nudging the transform by a few pixels must
     therefore make the residual clearly worse, in every direction.
     """
-    h, w = smooth.shape
-    base = _mean_residual(smooth, matrix, target)
+    x0, y0, x1, y1 = box
+    region = target[y0:y1, x0:x1]
+    original = smooth[y0:y1, x0:x1]
+
+    def residual(m: F64) -> float:
+        warped = _warp_crop(smooth, m, box)[region]
+        diff = np.abs(original[region] - warped)
+        return float(np.mean(np.where(np.isfinite(diff), np.minimum(diff, 255.0), 255.0)))
+
+    base = residual(matrix)
     for ox, oy in ((_NUDGE, 0), (-_NUDGE, 0), (0, _NUDGE), (0, -_NUDGE)):
         nudged = matrix.copy()
         nudged[:, 2] += (ox, oy)
-        if _mean_residual(smooth, nudged, target) < max(_NUDGE_RATIO * base, base + _NUDGE_GAIN):
+        if residual(nudged) < max(_NUDGE_RATIO * base, base + _NUDGE_GAIN):
             return False
     return True
-
-
-def _mean_residual(smooth: F32, matrix: F64, region: Mask) -> float:
-    h, w = smooth.shape
-    warped = cv2.warpAffine(smooth, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=-1e4)
-    return float(np.mean(np.minimum(np.abs(smooth - warped)[region], 255.0)))
 
 
 def _refine_shift(smooth: F32, cand: _Candidate, radius: int) -> F64:
     """Best integer shift near a block vote: votes are only as precise as the dense grid."""
     h, w = smooth.shape
-    x0, y0 = np.floor(cand.dst.min(axis=0)).astype(int)
-    x1, y1 = np.ceil(cand.dst.max(axis=0)).astype(int)
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    cx, cy = np.median(cand.dst, axis=0)
+    half = _REFINE_HALF
+    x0, y0 = max(round(cx) - half, 0), max(round(cy) - half, 0)
+    x1, y1 = min(round(cx) + half, w), min(round(cy) + half, h)
     tx, ty = (round(float(v)) for v in cand.matrix[:, 2])
-    patch = smooth[y0:y1, x0:x1]
-    best, best_shift = np.inf, (tx, ty)
-    for oy in range(ty - radius, ty + radius + 1):
-        for ox in range(tx - radius, tx + radius + 1):
-            sy0, sx0 = y0 - oy, x0 - ox
-            if sy0 < 0 or sx0 < 0 or sy0 + patch.shape[0] > h or sx0 + patch.shape[1] > w:
-                continue
-            err = float(np.mean(np.abs(patch - smooth[sy0 : sy0 + patch.shape[0], sx0 : sx0 + patch.shape[1]])))
-            if err < best:
-                best, best_shift = err, (ox, oy)
-    return np.array([[1.0, 0.0, best_shift[0]], [0.0, 1.0, best_shift[1]]])
+    sx0, sy0 = x0 - tx - radius, y0 - ty - radius
+    sx1, sy1 = x1 - tx + radius, y1 - ty + radius
+    if x1 - x0 < 8 or y1 - y0 < 8 or sx0 < 0 or sy0 < 0 or sx1 > w or sy1 > h:
+        return cand.matrix
+    scores = cv2.matchTemplate(smooth[sy0:sy1, sx0:sx1], smooth[y0:y1, x0:x1], cv2.TM_SQDIFF)
+    _, _, (bx, by), _ = cv2.minMaxLoc(scores)
+    # Template found at (sx0 + bx, sy0 + by) in the source: the shift is the difference.
+    dx, dy = x0 - (sx0 + bx), y0 - (sy0 + by)
+    return np.array([[1.0, 0.0, float(dx)], [0.0, 1.0, float(dy)]])
 
 
 def _iou(a: Mask, b: Mask) -> float:
