@@ -93,6 +93,8 @@ _ROI_MARGIN = 0.05  # fraction of the long side around the supporting matches
 _MIN_AREA = 0.0015  # fraction of the working picture: smaller agreements are noise
 _MIN_MATCHES_INSIDE = 0.5  # share of supporting matches that must fall in the agreeing area
 _DUPLICATE_IOU = 0.5
+_FINE_SIGMA = 1.0  # detail = luma minus this blur: the noise and grain a copy carries along
+_MIN_FINE_CORR = 0.3
 _MAX_CANDIDATES = 12  # verified per picture, strongest first: bounds the time
 _REFINE_HALF = 24  # half-size of the template that refines a block shift
 _NUDGE = 3  # pixels by which a found transform is perturbed to test that it is specific
@@ -203,7 +205,9 @@ def _working_luma(pixels: npt.NDArray[np.uint8]) -> tuple[F32, float]:
 
 def _keypoint_candidates(luma: F32) -> tuple[list[_Candidate], int]:
     long_side = max(luma.shape)
-    sift = cv2.SIFT_create(nfeatures=_MAX_KEYPOINTS, contrastThreshold=_SIFT_CONTRAST)
+    sift = cv2.SIFT_create(  # type: ignore[attr-defined]
+        nfeatures=_MAX_KEYPOINTS, contrastThreshold=_SIFT_CONTRAST
+    )
     keypoints, descriptors = sift.detectAndCompute(luma.astype(np.uint8), None)
     n = len(keypoints)
     if descriptors is None or n < 2 * _MIN_INLIERS:
@@ -410,7 +414,7 @@ def _verify(luma: F32, candidates: list[_Candidate]) -> list[_Pair]:
         return []
     h, w = luma.shape
     long_side = max(h, w)
-    smooth = cv2.GaussianBlur(luma, (0, 0), _PRE_SIGMA)
+    smooth = np.asarray(cv2.GaussianBlur(luma, (0, 0), _PRE_SIGMA), np.float32)
     margin = max(3, round(_ROI_MARGIN * long_side))
     min_area = _MIN_AREA * h * w
     accepted: list[_Pair] = []
@@ -441,6 +445,11 @@ def _verify(luma: F32, candidates: list[_Candidate]) -> list[_Pair]:
         if float(np.mean(target[py, px])) < _MIN_MATCHES_INSIDE:
             continue
         if not _distinctive(smooth, cand.matrix, target, (int(x0), int(y0), x1, y1)):
+            continue
+        if (
+            _fine_correlation(luma, cand.matrix, target, (int(x0), int(y0), x1, y1))
+            < _MIN_FINE_CORR
+        ):
             continue
         if any(_same_pair(target, source, p) for p in accepted):
             continue
@@ -475,8 +484,8 @@ def _agreement(original: F32, warped: F32, points: F64, margin: int) -> Mask | N
     near = cv2.distanceTransform(hull_mask, cv2.DIST_L2, 3) <= margin
     agree = ((residual < _RES_MAX) & near & valid).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    agree = cv2.morphologyEx(agree, cv2.MORPH_OPEN, kernel)
-    agree = cv2.morphologyEx(agree, cv2.MORPH_CLOSE, kernel)
+    agree = np.asarray(cv2.morphologyEx(agree, cv2.MORPH_OPEN, kernel), np.uint8)
+    agree = np.asarray(cv2.morphologyEx(agree, cv2.MORPH_CLOSE, kernel), np.uint8)
     n_lab, labels = cv2.connectedComponents(agree, connectivity=8)
     if n_lab <= 1:
         return None
@@ -515,6 +524,28 @@ def _distinctive(smooth: F32, matrix: F64, target: Mask, box: tuple[int, int, in
         if residual(nudged) < max(_NUDGE_RATIO * base, base + _NUDGE_GAIN):
             return False
     return True
+
+
+def _fine_correlation(
+    luma: F32, matrix: F64, target: Mask, box: tuple[int, int, int, int]
+) -> float:
+    """Correlation of the fine detail (noise, grain) between the copy and its source.
+
+    A pasted copy carries its source's noise with it; two photographed instances of the same
+    thing (repeated letters on a screen, identical packages) share their shape but not their
+    noise. This tells the two apart where the smoothed comparison cannot.
+    """
+    x0, y0, x1, y1 = box
+    detail = luma - cv2.GaussianBlur(luma, (0, 0), _FINE_SIGMA)
+    region = target[y0:y1, x0:x1]
+    warped = _warp_crop(detail, matrix, box)[region]
+    here = detail[y0:y1, x0:x1][region]
+    ok = np.isfinite(warped)
+    if ok.sum() < 16:
+        return 0.0
+    a, b = here[ok] - here[ok].mean(), warped[ok] - warped[ok].mean()
+    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denom) if denom > 0 else 0.0
 
 
 def _refine_shift(smooth: F32, cand: _Candidate, radius: int) -> F64:
