@@ -61,7 +61,7 @@ def masked_blur(values: FloatArray, valid: BoolArray, size: int) -> FloatArray:
 def sigmoid_map(z: FloatArray, centre: float, width: float) -> FloatArray:
     """Logistic squash of a deviation to [0, 1]: 0.5 at `centre`, steepness set by `width`."""
     t = np.clip((z.astype(np.float32) - centre) / width, -30.0, 30.0)
-    return (1.0 / (1.0 + np.exp(-t))).astype(np.float32)
+    return np.asarray(1.0 / (1.0 + np.exp(-t)), dtype=np.float32)
 
 
 def coherent_area_score(

@@ -26,6 +26,7 @@ to compare; content with fine regular texture can look like noise.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import cv2
@@ -92,7 +93,7 @@ def _brightness_trend(logs: FloatArray, mean: FloatArray, valid: np.ndarray) -> 
     overall = float(np.median(vals))
     edges = np.quantile(means, np.linspace(0, 1, INTENSITY_BINS + 1))
     centres, meds = [], []
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         inside = (means >= lo) & (means <= hi)
         if inside.sum() >= 8:
             centres.append(float(np.median(means[inside])))
@@ -101,7 +102,7 @@ def _brightness_trend(logs: FloatArray, mean: FloatArray, valid: np.ndarray) -> 
         return np.full(logs.shape, overall, dtype=np.float32)
     order = np.argsort(centres)
     xs, ys = np.asarray(centres)[order], np.asarray(meds)[order]
-    return np.interp(mean, xs, ys).astype(np.float32)
+    return np.asarray(np.interp(mean, xs, ys), dtype=np.float32)
 
 
 def analyse_noise(picture: Picture) -> Finding:

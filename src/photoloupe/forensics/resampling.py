@@ -11,9 +11,10 @@ Method, after Kirchner: residual of the fixed predictor
 on 8-bit luma at full resolution (resizing the picture would create the very traces we look
 for); "p-map" p = exp(-e^2 / SIGMA); per 64 x 64 block, the magnitude spectrum of the windowed,
 zero-mean p-map, whitened by the mean magnitude at the same radius and averaged over 3 x 3
-neighbouring blocks; the block's peak strength is the largest whitened magnitude. DC, the lowest frequencies (content) and the lattice of multiples of 1/8 in both
-directions (the JPEG 8 x 8 grid and chroma subsampling) are excluded. Large pictures are sampled
-on an even grid of blocks to bound time.
+neighbouring blocks; the block's peak strength is the largest whitened magnitude. DC, the
+lowest frequencies (content) and the lattice of multiples of 1/8 in both directions (the JPEG
+8 x 8 grid and chroma subsampling) are excluded. Large pictures are sampled on an even grid of
+blocks to bound time.
 
 A block with a peak is evidence that it was resampled. If most blocks have peaks, the whole
 picture was resized (common, and not by itself a sign of editing): that is reported in
@@ -92,9 +93,11 @@ def block_peaks(grey: npt.NDArray[np.uint8]) -> tuple[FloatArray, FloatArray, Fl
     kx = np.fft.rfftfreq(BLOCK) * BLOCK
     radius = np.rint(np.hypot(*np.meshgrid(ky, kx, indexing="ij"))).astype(np.int64).ravel()
     radius = radius[allowed]
-    rings = np.zeros((radius.size, int(radius.max()) + 1), np.float32)
-    rings[np.arange(radius.size), radius] = 1.0
-    rings /= np.maximum(rings.sum(axis=0, keepdims=True), 1.0)
+    # Ring means by sorting bins by radius and summing runs (a small matrix product would do,
+    # but BLAS threads contend badly on shared CPUs).
+    order = np.argsort(radius, kind="stable")
+    rings, starts, counts = np.unique(radius[order], return_index=True, return_counts=True)
+    slot = np.searchsorted(rings, radius)
     window = np.outer(np.hanning(BLOCK), np.hanning(BLOCK)).astype(np.float32)
     white = np.zeros((rows, cols, radius.size), np.float32)
     valid = np.zeros((rows, cols), np.float32)
@@ -109,7 +112,8 @@ def block_peaks(grey: npt.NDArray[np.uint8]) -> tuple[FloatArray, FloatArray, Fl
         p -= p.mean(axis=(1, 2), keepdims=True)
         spread = p.std(axis=(1, 2))
         mag = np.abs(np.fft.rfft2(p * window)).reshape(len(xs), -1)[:, allowed]
-        profile = (mag @ rings)[:, radius]
+        ring_mean = np.add.reduceat(mag[:, order], starts, axis=1) / counts
+        profile = ring_mean[:, slot]
         ok = (spread > 0.02) & (profile.min(axis=1) > 1e-6)
         white[r] = np.where(ok[:, None], mag / np.maximum(profile, 1e-6), 0.0)
         valid[r] = ok
@@ -193,6 +197,4 @@ def analyse_resampling(picture: Picture) -> Finding:
     if not codes:
         codes.append("resampling_none")
         notes.append("No evidence of resampling (resizing or rotation) was found in the picture.")
-    return Finding(
-        score=score, notes=tuple(notes), map=heat, codes=tuple(codes), details=details
-    )
+    return Finding(score=score, notes=tuple(notes), map=heat, codes=tuple(codes), details=details)
