@@ -204,4 +204,4 @@ def test_shared_copy_move_set() -> None:
     assert float(np.mean(scores)) >= MEAN_F1_FLOOR, scores
 
 
-MEAN_F1_FLOOR = 0.35
+MEAN_F1_FLOOR = 0.6  # measured 0.64 (0.93, 0.98, 0.00)

@@ -31,9 +31,14 @@ real area and most of its supporting matches. This is what keeps the false-alarm
 repeated natural things (tiles, leaves, two copies of the same poster) are similar, often
 geometrically consistent, but they are not pixel-for-pixel copies, noise included.
 
+Detection runs on a small copy (640 px) and only proposes; verification runs at up to 1280 px,
+refines each shift to a fraction of a pixel, checks patches at the supporting points first,
+and grows the agreeing area from the matches (flat pixels join only with shared noise).
+
 Limitations: mirrored copies are not modelled (the transform has no reflection); copies that
-were blurred, recoloured or heavily recompressed after pasting may fail the residual check;
-copies smaller than about 2% of the picture's long side are below the working resolution.
+were blurred, recoloured or recompressed after pasting usually fail the strict noise
+correlation (chosen to keep similar natural objects out); copies smaller than about 2% of the
+picture's long side are below the working resolution.
 """
 
 from __future__ import annotations
@@ -55,16 +60,19 @@ from photoloupe.io import Picture
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
+Box = tuple[int, int, int, int]
 
 MIN_SIDE = 48  # smaller pictures hold too few structures to compare
 
-# Working resolutions. SIFT doubles its input internally, so 960 px costs like ~1900 px; the
-# cap bounds time on 12-megapixel photos. Dense blocks run at half of that.
-_WORK_SIDE = 960
-_DENSE_FACTOR = 3
+# Resolutions. Detection only has to propose transforms, so it runs small: SIFT doubles its
+# input internally, so 640 px costs like ~1300 px. Verification decides, and a copy's shared
+# noise is its strongest signature, so it runs as close to the stored pixels as time allows.
+_DETECT_SIDE = 640
+_VERIFY_SIDE = 1280
+_DENSE_FACTOR = 3  # dense blocks run at 1/3 of the detection resolution
 
 # Keypoint branch.
-_MAX_KEYPOINTS = 2500
+_MAX_KEYPOINTS = 1500  # the strongest; a copy's keypoints are as strong as its source's
 _SIFT_CONTRAST = 0.03  # a little below OpenCV's 0.04: more keypoints on low-contrast copies
 _G2NN_K = 8  # neighbours examined per keypoint
 _G2NN_RATIO = 0.5  # Amerini et al.'s threshold
@@ -84,22 +92,38 @@ _SORT_WINDOW = 12  # rows compared after each block in the sorted list
 _DCT_TERMS = ((0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2))
 _MIN_BLOCK_OFFSET = 2 * _BLOCK
 _MIN_BLOCK_VOTES = 30
+_MAX_BLOCK_PEAKS = 16  # shift peaks passed on; the cheap point check sorts out the rest
 
-# Verification (at the working resolution, grey levels 0-255).
+# Verification (at the verification resolution, grey levels 0-255).
 _PRE_SIGMA = 1.0  # smoothing before comparison: tolerates resampling and JPEG noise
 _RES_SIGMA = 2.5  # window over which the absolute residual is averaged
 _RES_MAX = 3.5  # mean absolute residual below which a pixel agrees with its copy
-_ROI_MARGIN = 0.05  # fraction of the long side around the supporting matches
-_MIN_AREA = 0.0015  # fraction of the working picture: smaller agreements are noise
+_FINE_SIGMA = 1.0  # detail = luma minus this blur: the noise and grain a copy carries along
+_LOCAL_SIGMA = 3.0  # window of the per-pixel detail correlation and texture measure
+_LOCAL_CORR = 0.6  # per-pixel detail correlation that lets a flat pixel agree
+_TEXTURE = 1.5  # mean |band-pass| (grey levels) above which a pixel has structure of its own
+_GROW_MARGIN = 0.3  # fraction of the long side the agreeing area may grow beyond the matches
+_MIN_AREA = 0.0015  # fraction of the picture: smaller agreements are noise
 _MIN_MATCHES_INSIDE = 0.5  # share of supporting matches that must fall in the agreeing area
 _DUPLICATE_IOU = 0.5
-_FINE_SIGMA = 1.0  # detail = luma minus this blur: the noise and grain a copy carries along
-_MIN_FINE_CORR = 0.3
-_MAX_CANDIDATES = 12  # verified per picture, strongest first: bounds the time
-_REFINE_HALF = 24  # half-size of the template that refines a block shift
+# Textured pixels of a pasted copy correlate at ~0.99; two similar natural edges (parallel
+# railings) reach 0.8, so the gate sits above that, at the cost of re-saved or blurred copies.
+_MIN_FINE_CORR = 0.85
+_MIN_FINE_CORR_RESAMPLED = 0.5
+_REFINE_MIN_PEAK = 0.3  # detail correlation below which the refinement uses the residual
+_PATCH = 6  # half-size of the patches compared at the supporting points
+_MAX_PATCHES = 64
+_MIN_PATCH_AGREE = 0.4  # share of supporting points whose patches agree ...
+_MIN_PATCH_CORR = 0.15  # ... and pooled detail correlation, before the dense check
+_MAX_CANDIDATES = 24  # point-checked per picture, strongest first: bounds the time
+_REFINE_HALF = 20  # half-size of the template that refines a transform's shift
 _NUDGE = 3  # pixels by which a found transform is perturbed to test that it is specific
 _NUDGE_RATIO = 2.0  # the perturbed residual must be this many times larger ...
 _NUDGE_GAIN = 2.0  # ... and this many grey levels larger
+_NUDGE_CORR = 0.5  # or the detail correlation must fall below this share of the found one
+_FLAT_MIN_CORR = 0.85  # ... when the found one is at least this (flat copies: noise only)
+_CLIP_LOW, _CLIP_HIGH = 4.0, 251.0
+_MIN_TEXTURED = 200  # textured pixels needed to measure the detail correlation on them
 
 NOTE_FOUND = (
     "Evidence of copied areas: parts of the picture appear duplicated elsewhere in the same "
@@ -112,10 +136,10 @@ NOTE_NO_DETAIL = "The picture has too little detail to look for copied areas."
 
 @dataclass
 class _Candidate:
-    """One proposed transform, source -> target, in working-resolution pixels."""
+    """One proposed transform, source -> target; points N x 2 in the same pixels."""
 
     matrix: F64  # 2x3
-    src: F64  # supporting points, N x 2
+    src: F64
     dst: F64
     branch: str
 
@@ -126,6 +150,17 @@ class _Pair:
     source: Mask
     target: Mask
     support: int
+
+
+@dataclass
+class _Views:
+    """The verification-resolution luma and the two derived pictures every check reads."""
+
+    luma: F32
+    smooth: F32  # luma after light smoothing: what the residual compares
+    detail: F32  # luma minus a blur: noise and grain
+    textured: Mask  # pixels with structure of their own at a few pixels' scale
+    usable: Mask  # pixels neither blown out nor crushed
 
 
 def analyse_copy_move(picture: Picture) -> Finding:
@@ -139,26 +174,25 @@ def analyse_copy_move(picture: Picture) -> Finding:
     pixels = np.asarray(picture.pixels)
     if pixels.ndim < 2 or min(pixels.shape[0], pixels.shape[1]) < MIN_SIDE:
         return Finding(score=None, notes=(NOTE_TOO_SMALL,), codes=("copy_move_too_small",))
-    luma, factor = _working_luma(pixels)
-    height, width = luma.shape
+    grey = _grey(pixels)
+    verify_luma, factor = _resized(grey, _VERIFY_SIDE)
+    detect_luma, detect_factor = _resized(verify_luma, _DETECT_SIDE)
+    height, width = verify_luma.shape
 
-    kp_candidates, n_keypoints = _keypoint_candidates(luma)
-    block_candidates, n_textured = _block_candidates(luma)
+    kp_candidates, n_keypoints = _keypoint_candidates(detect_luma)
+    block_candidates, n_textured = _block_candidates(detect_luma)
     if n_keypoints < 2 * _MIN_INLIERS and n_textured < _MIN_BLOCK_VOTES:
         return Finding(score=None, notes=(NOTE_NO_DETAIL,), codes=("copy_move_no_detail",))
 
-    pairs = _verify(luma, kp_candidates + block_candidates)
+    candidates = [_rescaled(c, detect_factor) for c in kp_candidates + block_candidates]
+    pairs = _verify(verify_luma, candidates) if candidates else []
     if not pairs:
         return Finding(
             score=0.0,
             notes=(NOTE_NONE,),
             codes=("copy_move_none",),
             map=np.zeros((height, width), np.float32),
-            details={
-                "pairs": [],
-                "keypoints": n_keypoints,
-                "candidates": len(kp_candidates) + len(block_candidates),
-            },
+            details={"pairs": [], "keypoints": n_keypoints, "candidates": len(candidates)},
         )
 
     union = np.zeros((height, width), bool)
@@ -183,21 +217,31 @@ def analyse_copy_move(picture: Picture) -> Finding:
     )
 
 
-def _working_luma(pixels: npt.NDArray[np.uint8]) -> tuple[F32, float]:
-    """Luma at the working resolution, and the full-resolution / working scale factor."""
+def _grey(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     arr = np.ascontiguousarray(pixels)
     if arr.ndim == 3 and arr.shape[2] >= 3:
-        grey = cv2.cvtColor(arr[:, :, :3], cv2.COLOR_RGB2GRAY)
-    elif arr.ndim == 3:
-        grey = arr[:, :, 0].copy()
-    else:
-        grey = arr
-    long_side = max(grey.shape)
-    factor = max(1.0, long_side / _WORK_SIDE)
+        return np.asarray(cv2.cvtColor(arr[:, :, :3], cv2.COLOR_RGB2GRAY), np.uint8)
+    if arr.ndim == 3:
+        return np.ascontiguousarray(arr[:, :, 0])
+    return arr
+
+
+def _resized(grey: npt.NDArray[np.uint8] | F32, side: int) -> tuple[F32, float]:
+    """The picture with its long side at most `side`, and the input / output scale factor."""
+    factor = max(1.0, max(grey.shape) / side)
     if factor > 1.0:
         size = (max(1, round(grey.shape[1] / factor)), max(1, round(grey.shape[0] / factor)))
-        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-    return grey.astype(np.float32), factor
+        return np.asarray(cv2.resize(grey, size, interpolation=cv2.INTER_AREA), np.float32), factor
+    return np.asarray(grey, np.float32), factor
+
+
+def _rescaled(cand: _Candidate, factor: float) -> _Candidate:
+    """A detection-resolution candidate in verification pixels (the shift is refined later)."""
+    if factor == 1.0:
+        return cand
+    matrix = cand.matrix.copy()
+    matrix[:, 2] *= factor
+    return _Candidate(matrix, cand.src * factor, cand.dst * factor, cand.branch)
 
 
 # --- keypoint branch -------------------------------------------------------------------------
@@ -208,26 +252,25 @@ def _keypoint_candidates(luma: F32) -> tuple[list[_Candidate], int]:
     sift = cv2.SIFT_create(  # type: ignore[attr-defined]
         nfeatures=_MAX_KEYPOINTS, contrastThreshold=_SIFT_CONTRAST
     )
-    keypoints, descriptors = sift.detectAndCompute(luma.astype(np.uint8), None)
+    keypoints, descriptors = sift.detectAndCompute(np.round(luma).astype(np.uint8), None)
     n = len(keypoints)
     if descriptors is None or n < 2 * _MIN_INLIERS:
         return [], n
     pts = np.array([k.pt for k in keypoints], dtype=np.float64)
     k = min(_G2NN_K + 1, n)
-    matcher = cv2.BFMatcher(cv2.NORM_L2)
-    knn = matcher.knnMatch(descriptors, descriptors, k=k)
-    idx = np.full((n, k), -1, np.int64)
-    dist = np.full((n, k), np.inf)
-    for i, row in enumerate(knn):
-        for j, m in enumerate(row):
-            idx[i, j] = m.trainIdx
-            dist[i, j] = m.distance
+    # All squared descriptor distances at once: one BLAS product is several times faster than
+    # OpenCV's brute-force matcher, and the k nearest are then a partial sort per row.
+    desc = np.asarray(descriptors, np.float32)
+    sq = np.einsum("ij,ij->i", desc, desc)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * (desc @ desc.T)
+    part = np.argpartition(d2, k - 1, axis=1)[:, :k]
+    dist = np.sqrt(np.maximum(np.take_along_axis(d2, part, 1), 0.0)).astype(np.float64)
+    idx = part.astype(np.int64)
     # Neighbours at (almost) the same place are the keypoint itself or a second orientation of
     # it: they are neither matches nor a fair denominator for the ratio test.
     min_dist = _MIN_PAIR_DIST * long_side
-    safe = np.where(idx >= 0, idx, 0)
-    near = np.linalg.norm(pts[safe] - pts[:, None, :], axis=2) < min_dist
-    dist = np.where(near | (idx < 0), np.inf, dist)
+    near = np.linalg.norm(pts[idx] - pts[:, None, :], axis=2) < min_dist
+    dist = np.where(near, np.inf, dist)
     order = np.argsort(dist, axis=1, kind="stable")
     dist = np.take_along_axis(dist, order, 1)
     idx = np.take_along_axis(idx, order, 1)
@@ -402,7 +445,7 @@ def _block_candidates(luma: F32) -> tuple[list[_Candidate], int]:
         matrix = np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
         candidates.append(_Candidate(matrix, src.astype(np.float64), dst, "blocks"))
     candidates.sort(key=lambda c: -len(c.src))
-    return candidates[:8], n_textured
+    return candidates[:_MAX_BLOCK_PEAKS], n_textured
 
 
 # --- verification ----------------------------------------------------------------------------
@@ -410,28 +453,36 @@ def _block_candidates(luma: F32) -> tuple[list[_Candidate], int]:
 
 def _verify(luma: F32, candidates: list[_Candidate]) -> list[_Pair]:
     """Keep candidates whose transform explains the pixels around their matches."""
-    if not candidates:
-        return []
     h, w = luma.shape
-    long_side = max(h, w)
     smooth = np.asarray(cv2.GaussianBlur(luma, (0, 0), _PRE_SIGMA), np.float32)
-    margin = max(3, round(_ROI_MARGIN * long_side))
+    detail = luma - np.asarray(cv2.GaussianBlur(luma, (0, 0), _FINE_SIGMA), np.float32)
+    # Band-pass energy: structure at a few pixels' scale; a ramp or gradient has none.
+    band = np.abs(smooth - np.asarray(cv2.GaussianBlur(smooth, (0, 0), _LOCAL_SIGMA), np.float32))
+    textured = np.asarray(cv2.GaussianBlur(band, (0, 0), _LOCAL_SIGMA), np.float32) > _TEXTURE
+    # Clipped pixels (blown highlights, crushed shadows) carry no noise and match any other
+    # clipped area, so they neither count as structure nor as shared noise.
+    extreme = ((luma < _CLIP_LOW) | (luma > _CLIP_HIGH)).astype(np.uint8)
+    clipped = np.asarray(cv2.dilate(extreme, np.ones((3, 3), np.uint8)), np.uint8) > 0
+    views = _Views(luma, smooth, detail, textured & ~clipped, ~clipped)
+    grow = max(8, round(_GROW_MARGIN * max(h, w)))
     min_area = _MIN_AREA * h * w
     accepted: list[_Pair] = []
     for cand in sorted(candidates, key=lambda c: -len(c.src))[:_MAX_CANDIDATES]:
-        if cand.branch == "blocks":
-            cand.matrix = _refine_shift(smooth, cand, _DENSE_FACTOR + 1)
-        # Everything happens in a crop around the supporting matches: the copy can only be
-        # there, and cropping keeps the cost independent of the picture's size.
-        x0, y0 = np.maximum(np.floor(cand.dst.min(axis=0)).astype(int) - margin, 0)
-        x1, y1 = np.ceil(cand.dst.max(axis=0)).astype(int) + margin + 1
-        x1, y1 = min(int(x1), w), min(int(y1), h)
-        crop = _warp_crop(smooth, cand.matrix, (int(x0), int(y0), x1, y1))
-        target_crop = _agreement(smooth[y0:y1, x0:x1], crop, cand.dst - (x0, y0), margin)
+        cand.matrix = _refine_shift(views, cand)
+        # Cheap first: most candidates are natural repeats, and a few patches at the
+        # supporting points reject them before any dense work.
+        if not _points_agree(views, cand):
+            continue
+        # The dense check runs in a window around the supporting matches: the copy can only
+        # grow from there, and the window keeps the cost independent of the picture's size.
+        x0, y0 = np.maximum(np.floor(cand.dst.min(axis=0)).astype(int) - grow, 0)
+        x1, y1 = np.ceil(cand.dst.max(axis=0)).astype(int) + grow + 1
+        box = (int(x0), int(y0), min(int(x1), w), min(int(y1), h))
+        target_crop = _agreement(views, cand.matrix, box, cand.dst)
         if target_crop is None or target_crop.sum() < min_area:
             continue
         target = np.zeros((h, w), bool)
-        target[y0:y1, x0:x1] = target_crop
+        target[box[1] : box[3], box[0] : box[2]] = target_crop
         # The source side is the target mapped back; a pixel matching itself is no copy.
         inverse = cv2.invertAffineTransform(cand.matrix)
         source = cv2.warpAffine(target.astype(np.uint8), inverse, (w, h)) > 0
@@ -444,12 +495,21 @@ def _verify(luma: F32, candidates: list[_Candidate]) -> list[_Pair]:
         py = np.clip(np.round(cand.dst[:, 1]).astype(int), 0, h - 1)
         if float(np.mean(target[py, px])) < _MIN_MATCHES_INSIDE:
             continue
-        if not _distinctive(smooth, cand.matrix, target, (int(x0), int(y0), x1, y1)):
-            continue
-        if (
-            _fine_correlation(luma, cand.matrix, target, (int(x0), int(y0), x1, y1))
-            < _MIN_FINE_CORR
-        ):
+        tbox = _bounds(target)
+        # The flat part of the area was admitted for its correlated noise, so measuring the
+        # correlation there would be circular: the textured part, admitted by the residual
+        # alone, is the fair test. A copy with almost no texture must show near-identical noise.
+        textured = target & views.textured
+        if textured.sum() >= _MIN_TEXTURED:
+            corr = _fine_correlation(views.detail, cand.matrix, textured, tbox)
+            # A rotated or rescaled copy was interpolated by the editor and again by the
+            # warp, which smooths its noise: it cannot reach a plain copy's correlation.
+            resampled = bool(np.abs(cand.matrix[:, :2] - np.eye(2)).max() > 0.02)
+            floor = _MIN_FINE_CORR_RESAMPLED if resampled else _MIN_FINE_CORR
+        else:
+            corr = _fine_correlation(views.detail, cand.matrix, target, tbox)
+            floor = _FLAT_MIN_CORR
+        if corr < floor or not _distinctive(views, cand.matrix, target, tbox, corr):
             continue
         if any(_same_pair(target, source, p) for p in accepted):
             continue
@@ -457,13 +517,18 @@ def _verify(luma: F32, candidates: list[_Candidate]) -> list[_Pair]:
     return accepted
 
 
-def _warp_crop(smooth: F32, matrix: F64, box: tuple[int, int, int, int]) -> F32:
+def _bounds(mask: Mask) -> Box:
+    ys, xs = np.nonzero(mask)
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def _warp_crop(image: F32, matrix: F64, box: Box) -> F32:
     """The picture warped by `matrix`, only inside box (x0, y0, x1, y1); NaN where undefined."""
     x0, y0, x1, y1 = box
     shifted = matrix.copy()
     shifted[:, 2] -= (x0, y0)
     out = cv2.warpAffine(
-        smooth,
+        image,
         shifted,
         (x1 - x0, y1 - y0),
         flags=cv2.INTER_LINEAR,
@@ -473,62 +538,186 @@ def _warp_crop(smooth: F32, matrix: F64, box: tuple[int, int, int, int]) -> F32:
     return np.asarray(out, np.float32)
 
 
-def _agreement(original: F32, warped: F32, points: F64, margin: int) -> Mask | None:
-    """Pixels near the matches where the warped copy agrees with the picture."""
+def _refine_shift(views: _Views, cand: _Candidate) -> F64:
+    """The transform with its shift refined to a fraction of a pixel.
+
+    Block votes are only as precise as the dense grid, and both branches' transforms were
+    fitted at the detection resolution. A copy's noise agrees with its source's only when the
+    two are aligned to well under a pixel, so the residual shift is found by template matching
+    and a parabola through the best score and its neighbours. The shared noise gives the
+    sharpest peak; where there is too little of it (a blurred copy), the smoothed picture's
+    squared difference decides.
+    """
+    h, w = views.smooth.shape
+    half = _REFINE_HALF
+    # The template must lie inside the copy: an edge of it that falls outside (a strong edge
+    # next to a faint copy) would decide the match. The supporting point with the most others
+    # around it is the one deepest inside.
+    sample = cand.dst[:: max(1, len(cand.dst) // 256)]
+    crowd = cKDTree(sample).query_ball_point(sample, r=half, p=np.inf, return_length=True)
+    cx, cy = sample[int(np.argmax(crowd))]
+    x0, y0 = max(round(cx) - half, 0), max(round(cy) - half, 0)
+    x1, y1 = min(round(cx) + half, w), min(round(cy) + half, h)
+    coarse = _DENSE_FACTOR if cand.branch == "blocks" else 1
+    radius = 2 + math.ceil(max(h, w) / _DETECT_SIDE) * coarse
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        return cand.matrix
+    box = (x0 - radius, y0 - radius, x1 + radius, y1 + radius)
+    search = _warp_crop(views.detail, cand.matrix, box)
+    if not np.isfinite(search).all():
+        return cand.matrix
+    scores = cv2.matchTemplate(search, views.detail[y0:y1, x0:x1], cv2.TM_CCOEFF_NORMED)
+    _, peak, _, (bx, by) = cv2.minMaxLoc(scores)
+    if peak < _REFINE_MIN_PEAK:
+        search = _warp_crop(views.smooth, cand.matrix, box)
+        scores = -cv2.matchTemplate(search, views.smooth[y0:y1, x0:x1], cv2.TM_SQDIFF)
+        _, _, _, (bx, by) = cv2.minMaxLoc(scores)
+    if not (0 < bx < scores.shape[1] - 1 and 0 < by < scores.shape[0] - 1):
+        return cand.matrix  # best at the edge of the search: no clear optimum
+    fx = _parabola(scores[by, bx - 1 : bx + 2])
+    fy = _parabola(scores[by - 1 : by + 2, bx])
+    # The target at q shows the warped source at q + (bx - radius, by - radius).
+    matrix = cand.matrix.copy()
+    matrix[:, 2] += (radius - bx - fx, radius - by - fy)
+    return matrix
+
+
+def _parabola(values: npt.NDArray[np.generic]) -> float:
+    """Offset in [-0.5, 0.5] of the maximum of a parabola through three equally spaced values."""
+    left, mid, right = (float(v) for v in values)
+    curvature = left - 2.0 * mid + right
+    return float(np.clip(0.5 * (left - right) / curvature, -0.5, 0.5)) if curvature < 0 else 0.0
+
+
+def _points_agree(views: _Views, cand: _Candidate) -> bool:
+    """Small patches at the supporting points: do they agree with their warped sources?"""
+    h, w = views.smooth.shape
+    step = max(1, len(cand.dst) // _MAX_PATCHES)
+    centres = np.round(cand.dst[::step]).astype(np.int64)
+    inside = (
+        (centres[:, 0] >= _PATCH)
+        & (centres[:, 1] >= _PATCH)
+        & (centres[:, 0] < w - _PATCH)
+        & (centres[:, 1] < h - _PATCH)
+    )
+    centres = centres[inside]
+    if len(centres) < 4:
+        return False
+    offsets = np.arange(-_PATCH, _PATCH + 1)
+    # Every patch pixel's own coordinates, and where the inverse transform sends it.
+    qx = (centres[:, 0, None, None] + offsets[None, None, :]).astype(np.float32)
+    qy = (centres[:, 1, None, None] + offsets[None, :, None]).astype(np.float32)
+    qx, qy = np.broadcast_arrays(qx, qy)
+    inv = cv2.invertAffineTransform(cand.matrix)
+    sx = (inv[0, 0] * qx + inv[0, 1] * qy + inv[0, 2]).astype(np.float32)
+    sy = (inv[1, 0] * qx + inv[1, 1] * qy + inv[1, 2]).astype(np.float32)
+    flat = (len(centres) * (2 * _PATCH + 1), 2 * _PATCH + 1)
+    sx, sy = sx.reshape(flat), sy.reshape(flat)
+    tx, ty = np.ascontiguousarray(qx).reshape(flat), np.ascontiguousarray(qy).reshape(flat)
+
+    def sample(image: F32, mx: F32, my: F32) -> F32:
+        out = cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return np.asarray(out, np.float32).reshape(len(centres), -1)
+
+    residual = np.abs(sample(views.smooth, tx, ty) - sample(views.smooth, sx, sy)).mean(axis=1)
+    agree = residual < _RES_MAX
+    if agree.mean() < _MIN_PATCH_AGREE:
+        return False
+    a = sample(views.detail, tx, ty)[agree].ravel()
+    b = sample(views.detail, sx, sy)[agree].ravel()
+    return _correlation(a, b) >= _MIN_PATCH_CORR
+
+
+def _correlation(a: F32, b: F32) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    denom = float(np.sqrt(float((a * a).sum()) * float((b * b).sum())))
+    return float((a * b).sum()) / denom if denom > 0 else 0.0
+
+
+def _agreement(views: _Views, matrix: F64, box: Box, points: F64) -> Mask | None:
+    """Pixels connected to the supporting matches where the warped copy agrees with the picture.
+
+    A pixel agrees when the smoothed residual is small and the pixel either has structure of
+    its own (so the agreement is specific) or carries the same noise as its source: flat
+    pixels agree with any flat area, and only shared noise shows that they were copied. The
+    agreeing area is then grown from the matches without a shape limit, which lets a long
+    thin copy be marked whole even where keypoints are sparse.
+    """
+    x0, y0, x1, y1 = box
+    original = views.smooth[y0:y1, x0:x1]
+    warped = _warp_crop(views.smooth, matrix, box)
     valid = np.isfinite(warped)
     residual = np.where(valid, np.abs(original - np.nan_to_num(warped)), 255.0)
     residual = cv2.GaussianBlur(residual.astype(np.float32), (0, 0), _RES_SIGMA)
-    hull_mask = np.ones(original.shape, np.uint8)
-    hull = cv2.convexHull(np.round(points).astype(np.int32))
-    cv2.fillConvexPoly(hull_mask, hull, 0)
-    near = cv2.distanceTransform(hull_mask, cv2.DIST_L2, 3) <= margin
-    agree = ((residual < _RES_MAX) & near & valid).astype(np.uint8)
+    here = views.detail[y0:y1, x0:x1]
+    there = np.nan_to_num(_warp_crop(views.detail, matrix, box))
+
+    def local(img: F32) -> F32:
+        return np.asarray(cv2.GaussianBlur(img, (0, 0), _LOCAL_SIGMA), np.float32)
+
+    # Per-pixel normalised correlation of the detail over a small window.
+    corr = local(here * there) / np.sqrt(local(here * here) * local(there * there) + 1e-3)
+    textured = views.textured[y0:y1, x0:x1]
+    usable = views.usable[y0:y1, x0:x1]
+    agree = (residual < _RES_MAX) & valid & (textured | ((corr > _LOCAL_CORR) & usable))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    agree = np.asarray(cv2.morphologyEx(agree, cv2.MORPH_OPEN, kernel), np.uint8)
-    agree = np.asarray(cv2.morphologyEx(agree, cv2.MORPH_CLOSE, kernel), np.uint8)
-    n_lab, labels = cv2.connectedComponents(agree, connectivity=8)
+    agree8 = np.asarray(cv2.morphologyEx(agree.astype(np.uint8), cv2.MORPH_OPEN, kernel))
+    agree8 = np.asarray(cv2.morphologyEx(agree8, cv2.MORPH_CLOSE, kernel), np.uint8)
+    n_lab, labels = cv2.connectedComponents(agree8, connectivity=8)
     if n_lab <= 1:
         return None
     # Keep the agreeing components that hold supporting matches: agreement elsewhere (a flat
     # patch next to the copy matching another flat patch) is not tied to the copy.
     ph, pw = original.shape
-    px = np.clip(np.round(points[:, 0]).astype(int), 0, pw - 1)
-    py = np.clip(np.round(points[:, 1]).astype(int), 0, ph - 1)
+    px = np.clip(np.round(points[:, 0] - x0).astype(int), 0, pw - 1)
+    py = np.clip(np.round(points[:, 1] - y0).astype(int), 0, ph - 1)
     hit = labels[py, px]
     keep = np.unique(hit[hit > 0])
     if keep.size == 0:
         return None
-    return np.isin(labels, keep)
+    # Holes are flat or saturated spots inside the copy, where nothing can agree or disagree.
+    return np.asarray(ndimage.binary_fill_holes(np.isin(labels, keep)), bool)
 
 
-def _distinctive(smooth: F32, matrix: F64, target: Mask, box: tuple[int, int, int, int]) -> bool:
+def _distinctive(views: _Views, matrix: F64, target: Mask, box: Box, corr: float) -> bool:
     """True when the agreement is specific to this transform, not to any nearby one.
 
     A copy matches its source at one transform only; a gradient, a flat wall or a stripe
     matches itself along a whole line of shifts. Nudging the transform by a few pixels must
-    therefore make the residual clearly worse, in every direction.
+    therefore make the residual clearly worse in every direction, or, for a flat copy whose
+    shape is too plain for that, make its strongly shared noise disappear.
     """
     x0, y0, x1, y1 = box
     region = target[y0:y1, x0:x1]
-    original = smooth[y0:y1, x0:x1]
+    original = views.smooth[y0:y1, x0:x1][region]
 
     def residual(m: F64) -> float:
-        warped = _warp_crop(smooth, m, box)[region]
-        diff = np.abs(original[region] - warped)
+        warped = _warp_crop(views.smooth, m, box)[region]
+        diff = np.abs(original - warped)
         return float(np.mean(np.where(np.isfinite(diff), np.minimum(diff, 255.0), 255.0)))
 
+    nudges = ((_NUDGE, 0), (-_NUDGE, 0), (0, _NUDGE), (0, -_NUDGE))
     base = residual(matrix)
-    for ox, oy in ((_NUDGE, 0), (-_NUDGE, 0), (0, _NUDGE), (0, -_NUDGE)):
+    shaped = True
+    for ox, oy in nudges:
         nudged = matrix.copy()
         nudged[:, 2] += (ox, oy)
         if residual(nudged) < max(_NUDGE_RATIO * base, base + _NUDGE_GAIN):
+            shaped = False
+            break
+    if shaped:
+        return True
+    if corr < _FLAT_MIN_CORR:
+        return False
+    for ox, oy in nudges:
+        nudged = matrix.copy()
+        nudged[:, 2] += (ox, oy)
+        if _fine_correlation(views.detail, nudged, target, box) > _NUDGE_CORR * corr:
             return False
     return True
 
 
-def _fine_correlation(
-    luma: F32, matrix: F64, target: Mask, box: tuple[int, int, int, int]
-) -> float:
+def _fine_correlation(detail: F32, matrix: F64, target: Mask, box: Box) -> float:
     """Correlation of the fine detail (noise, grain) between the copy and its source.
 
     A pasted copy carries its source's noise with it; two photographed instances of the same
@@ -536,35 +725,13 @@ def _fine_correlation(
     noise. This tells the two apart where the smoothed comparison cannot.
     """
     x0, y0, x1, y1 = box
-    detail = luma - cv2.GaussianBlur(luma, (0, 0), _FINE_SIGMA)
     region = target[y0:y1, x0:x1]
     warped = _warp_crop(detail, matrix, box)[region]
     here = detail[y0:y1, x0:x1][region]
     ok = np.isfinite(warped)
     if ok.sum() < 16:
         return 0.0
-    a, b = here[ok] - here[ok].mean(), warped[ok] - warped[ok].mean()
-    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum() / denom) if denom > 0 else 0.0
-
-
-def _refine_shift(smooth: F32, cand: _Candidate, radius: int) -> F64:
-    """Best integer shift near a block vote: votes are only as precise as the dense grid."""
-    h, w = smooth.shape
-    cx, cy = np.median(cand.dst, axis=0)
-    half = _REFINE_HALF
-    x0, y0 = max(round(cx) - half, 0), max(round(cy) - half, 0)
-    x1, y1 = min(round(cx) + half, w), min(round(cy) + half, h)
-    tx, ty = (round(float(v)) for v in cand.matrix[:, 2])
-    sx0, sy0 = x0 - tx - radius, y0 - ty - radius
-    sx1, sy1 = x1 - tx + radius, y1 - ty + radius
-    if x1 - x0 < 8 or y1 - y0 < 8 or sx0 < 0 or sy0 < 0 or sx1 > w or sy1 > h:
-        return cand.matrix
-    scores = cv2.matchTemplate(smooth[sy0:sy1, sx0:sx1], smooth[y0:y1, x0:x1], cv2.TM_SQDIFF)
-    _, _, (bx, by), _ = cv2.minMaxLoc(scores)
-    # Template found at (sx0 + bx, sy0 + by) in the source: the shift is the difference.
-    dx, dy = x0 - (sx0 + bx), y0 - (sy0 + by)
-    return np.array([[1.0, 0.0, float(dx)], [0.0, 1.0, float(dy)]])
+    return _correlation(here[ok], warped[ok])
 
 
 def _iou(a: Mask, b: Mask) -> float:
