@@ -32,14 +32,18 @@ typecheck: install
 test: lint typecheck
 	$(BIN)/python -m pytest
 
-# Rebuild the detector's weights from ../shared/data (a few minutes on 2 cores, no GPU).
+# Rebuild the shipped models from ../shared/data (about 15 minutes on 2 cores, no GPU): the
+# quantisation-table library, the AI detector, then the edit-localisation fusion.
 train: install
+	$(BIN)/python -m training.build_qtable_library
 	$(BIN)/python -m training.train_detector
+	$(BIN)/python -m training.train_fusion
 
 # Print the measured figures (not part of `make test`: timings are never test assertions).
 bench: install
 	$(BIN)/python benchmarks/intake.py
 	$(BIN)/python benchmarks/detect.py
+	$(BIN)/python benchmarks/localize.py
 
 clean:
 	rm -rf $(VENV) examples/out .pytest_cache .mypy_cache .ruff_cache

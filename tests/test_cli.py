@@ -67,6 +67,12 @@ def test_maps_are_written_and_named_in_the_report(tmp_path: Path) -> None:
     assert map_path.parent == maps and map_path.is_file()
     with Image.open(map_path) as im:
         assert im.format == "PNG" and min(im.size) > 8
+    # The fused edit map: grayscale, the picture's stored size, 255 = most likely edited.
+    edited_path = Path(report["edited"]["map"])  # type: ignore[index]
+    assert edited_path.parent == maps and edited_path.name.endswith(".edited.png")
+    with Image.open(edited_path) as im:
+        assert im.mode == "L"
+        assert im.size == (report["file"]["width"], report["file"]["height"])  # type: ignore[index]
 
 
 def test_html_in_english_and_arabic(tmp_path: Path) -> None:

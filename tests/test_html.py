@@ -384,7 +384,9 @@ def test_page_is_self_contained(pages: dict[str, str], lang: str) -> None:
     assert values, "expected embedded images"
     for value in values:
         assert value.startswith(("data:image/", "#")), value[:80]
-    assert not re.search(r"url\s*\(", page, re.I)
+    # CSS may only point at pictures embedded in the page (the overlays' background).
+    for target in re.findall(r"url\s*\(\s*(?:['\"]|&quot;)?([^'\")&]*)", page, re.I):
+        assert target.startswith("data:image/"), target[:80]
     assert "@import" not in page
     assert "<script" not in page.lower()
     assert "<link" not in page.lower()
@@ -412,6 +414,26 @@ def test_preview_and_map_are_embedded_at_their_size(pages: dict[str, str]) -> No
 def test_region_box_drawn_over_preview(pages: dict[str, str]) -> None:
     # Region [40, 30, 100, 60] on 400 x 300: 10% / 10% / 25% / 20%.
     assert 'style="left:10.000%;top:10.000%;width:25.000%;height:20.000%"' in pages["en"]
+
+
+def test_maps_are_overlaid_on_the_picture_with_an_opacity_control(
+    pages: dict[str, str],
+) -> None:
+    page = pages["en"]
+    # The preview is embedded once more as the overlays' background, not once per map.
+    assert page.count('class="ovbase') >= 1
+    assert len(re.findall(r'--base: url\(&quot;data:image/jpeg', page)) == 1
+    levels = re.findall(r'<input type="radio" class="op op(\d+)" name="op1"', page)
+    assert levels == ["0", "35", "65", "100"]
+    assert 'id="op1-65" checked' in page
+    assert '<label for="op1-0"' in page and "Map opacity" in page
+    assert "شفافية الخريطة" in pages["ar"]
+
+
+def test_without_a_preview_maps_are_shown_alone() -> None:
+    page = render_html(make_report(preview=False))
+    assert 'class="ovbase' not in page and "--base" not in page.split("</style>", 1)[1]
+    assert 'type="radio"' not in page
 
 
 def test_large_map_is_shrunk_for_the_page() -> None:

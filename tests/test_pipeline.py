@@ -69,13 +69,16 @@ def test_report_has_the_documented_shape() -> None:
 def test_the_verdict_says_what_was_checked_and_what_was_not() -> None:
     report = photoloupe.check(EXAMPLES / "harbour.jpg")
     assert report.ai_generated.probability is not None
-    assert report.edited.probability is None
+    assert report.edited.probability is not None
+    assert report.edited.threshold is not None
+    assert report.edited.probability <= report.edited.threshold
+    assert report.edited.regions == []
     assert report.verdict.label == "no-evidence"
-    assert report.verdict.not_checked == ["edit_localizer"]
-    assert {"metadata", "c2pa", "ai_markers", "thumbnail", "ai_detector"} <= set(
+    assert report.verdict.not_checked == []
+    assert {"metadata", "c2pa", "ai_markers", "thumbnail", "ai_detector", "edit_localizer"} <= set(
         report.verdict.checked
     )
-    assert "not part of this version" in report.verdict.summary
+    assert "not part of this version" not in report.verdict.summary
     assert "pixel-level AI detector" in report.verdict.summary
     assert report.verdict.summary_ar and report.verdict.summary_ar != report.verdict.summary
 

@@ -26,6 +26,17 @@ from scipy import ndimage
 from training import dataset
 
 DEV_FOLDS = (2, 3, 4)
+# Whole-size camera and phone originals from outside the benchmark's sets (which are
+# real/camera and real/full): the camera crops above are at most 768 pixels, and a fusion
+# that never saw a whole wide scene calls too many of them edited.
+DEV_WHOLE_ORIGINALS = (
+    "metadata/exif-samples/exif-samples-16713b68ed.jpg",  # Canon, 2560 x 1600
+    "metadata/exif-samples/exif-samples-d45980d197.jpg",  # Samsung phone, 4032 x 2012
+    "metadata/formats/test-assets-02020a8be9.jpg",  # Motorola phone, 4640 x 3472
+    "metadata/formats/metadata-extractor-image-f40b97f76a.heic",  # iPhone, HEIC
+    "metadata/formats/metadata-extractor-image-c00f914293.heic",
+    "metadata/formats/metadata-extractor-image-e77bbb9248.heic",
+)
 TEST_FOLDS = (0, 1)
 QUALITIES = (75, 80, 85, 90, 95)
 MIN_SIDE = 256
@@ -101,8 +112,14 @@ def paste(
     return np.clip(np.rint(out), 0, 255).astype(np.uint8), alpha > 0.5
 
 
-def samples(folds: tuple[int, ...], per_photo: int, originals: bool = True) -> Iterator[Sample]:
-    """Deterministic composites and twins (and the camera originals) of the given folds."""
+def samples(
+    folds: tuple[int, ...],
+    per_photo: int,
+    originals: bool = True,
+    whole_originals: tuple[str, ...] = (),
+) -> Iterator[Sample]:
+    """Deterministic composites and twins (and the camera originals) of the given folds, then
+    the `whole_originals` as they are."""
     real, ai = split(folds)
     for path in real:
         raw = (dataset.SHARED / path).read_bytes()
@@ -129,3 +146,8 @@ def samples(folds: tuple[int, ...], per_photo: int, originals: bool = True) -> I
                 donor_path,
             )
             yield Sample(f"{tag}:twin", _jpeg(host, quality), empty, "twin", quality, path)
+    for path in whole_originals:
+        raw = (dataset.SHARED / path).read_bytes()
+        with Image.open(io.BytesIO(raw)) as im:
+            size = (im.size[1], im.size[0])
+        yield Sample(f"{path}#original", raw, np.zeros(size, dtype=bool), "original", None, path)

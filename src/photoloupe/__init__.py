@@ -6,8 +6,9 @@
 ('ai-generated', True)
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
+from photoloupe.compare import compare
 from photoloupe.errors import InputError, PhotoloupeError
 from photoloupe.io import Limits, Picture, load_picture
 from photoloupe.pipeline import Options, check
@@ -23,5 +24,6 @@ __all__ = [
     "Report",
     "__version__",
     "check",
+    "compare",
     "load_picture",
 ]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -36,9 +36,16 @@ from PIL import Image
 from scipy import ndimage
 
 from photoloupe.findings import Finding
+from photoloupe.forensics.local_statistics import (
+    CELL,
+    RELATIVE,
+    STAT_NAMES,
+    cell_statistics,
+    relative,
+)
 from photoloupe.report.schema import Region
 
-BLOCK = 8
+BLOCK = CELL  # the fusion works on the local statistics' cells
 # The analyses whose maps the learned fusion reads, in feature order.
 LOCAL_METHODS = (
     "double_compression",
@@ -51,6 +58,28 @@ LOCAL_METHODS = (
     "ai_regions",
 )
 COPY_MOVE = "copy_move"
+# Codes by which a local analysis says it marks an area. Each of them alone also marks some
+# untouched photos, so the report adds `CAVEAT_CODE` to say that only the fusion decides.
+AREA_CODES = frozenset(
+    {
+        "dq_inconsistent_area",
+        "ghost_area",
+        "jpeg_grid_misaligned_area",
+        "ela_bright_area",
+        "noise_inconsistent_area",
+        "cfa_inconsistent_area",
+        "resampling_local",
+        "ai_regions_stand_out",
+    }
+)
+CAVEAT_CODE = "one_input_of_fusion"
+CAVEAT_NOTE = (
+    "On its own this check also marks untouched photos at times; it counts only as one input "
+    "to the combined edit map."
+)
+# Standardised inputs are clipped to this many standard deviations: one analysis gone wild on
+# an untouched picture (a noise map at its maximum over snow) must not outvote all the others.
+Z_CLIP = 3.0
 REGION_LEVEL = 0.5
 MIN_REGION_SHARE = 0.004  # of the picture's area: smaller specks are not reported
 MAX_REGIONS = 8
@@ -61,19 +90,51 @@ FloatMap = npt.NDArray[np.float32]
 
 @dataclass(frozen=True)
 class FusionWeights:
-    """The learned fusion: block model, picture model and the decision threshold."""
+    """The learned fusion: block model, picture model and the decision threshold.
+
+    The block model is a logistic regression on standardised block features
+    (`block_feature_names`); the picture model one on `image_feature_names`.
+    """
 
     version: str
+    block_mean: list[float]
+    block_scale: list[float]
+    block_coef: list[float]
     block_bias: float
-    block_map: dict[str, float]
-    block_ran: dict[str, float]
-    image_bias: float
     image_weights: dict[str, float]
+    image_bias: float
     threshold: float
     training: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(self.__dict__, indent=1, sort_keys=True) + "\n"
+        data = dict(self.__dict__)
+        data["block_features"] = block_feature_names()
+        return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+    @classmethod
+    def simple(
+        cls,
+        map_weight: float,
+        bias: float,
+        image_weights: dict[str, float],
+        image_bias: float,
+        threshold: float,
+    ) -> FusionWeights:
+        """Weights that only add up the analyses' maps (for tests and experiments)."""
+        n = len(block_feature_names())
+        coef = [0.0] * n
+        for i in range(len(LOCAL_METHODS)):
+            coef[i] = map_weight
+        return cls("simple", [0.0] * n, [1.0] * n, coef, bias, image_weights, image_bias, threshold)
+
+
+def block_feature_names() -> list[str]:
+    """Names of the fusion's per-block inputs, in order."""
+    names = [f"map_{m}" for m in LOCAL_METHODS]
+    names += [f"stat_{s}" for s in STAT_NAMES]
+    names += [f"rel_{STAT_NAMES[i]}" for i in RELATIVE]
+    names += [f"rel2_{STAT_NAMES[i]}" for i in RELATIVE]
+    return names
 
 
 @cache
@@ -84,19 +145,22 @@ def load_weights() -> FusionWeights:
 
 
 def parse_weights(data: Mapping[str, Any]) -> FusionWeights:
+    names = block_feature_names()
+    if list(data.get("block_features", [])) != names:
+        raise ValueError("the fusion weights were made for other block features; run make train")
     weights = FusionWeights(
         version=str(data["version"]),
+        block_mean=[float(v) for v in data["block_mean"]],
+        block_scale=[float(v) for v in data["block_scale"]],
+        block_coef=[float(v) for v in data["block_coef"]],
         block_bias=float(data["block_bias"]),
-        block_map={k: float(v) for k, v in data["block_map"].items()},
-        block_ran={k: float(v) for k, v in data["block_ran"].items()},
-        image_bias=float(data["image_bias"]),
         image_weights={k: float(v) for k, v in data["image_weights"].items()},
+        image_bias=float(data["image_bias"]),
         threshold=float(data["threshold"]),
         training=dict(data.get("training", {})),
     )
-    missing = set(LOCAL_METHODS) - set(weights.block_map)
-    if missing:
-        raise ValueError(f"fusion weights lack {sorted(missing)}")
+    if not len(weights.block_mean) == len(weights.block_scale) == len(weights.block_coef):
+        raise ValueError("the fusion weights are inconsistent")
     return weights
 
 
@@ -112,11 +176,20 @@ class Localization:
     methods_run: list[str]
 
 
+def with_caveat(finding: Finding) -> Finding:
+    """The finding with the fusion caveat added when it marks an area (see `AREA_CODES`)."""
+    if not AREA_CODES.intersection(finding.codes) or CAVEAT_CODE in finding.codes:
+        return finding
+    return replace(
+        finding, notes=(*finding.notes, CAVEAT_NOTE), codes=(*finding.codes, CAVEAT_CODE)
+    )
+
+
 def block_grid(height: int, width: int) -> tuple[int, int]:
     """Rows and columns of the fusion's block grid for a picture of this size.
 
     >>> block_grid(600, 801)
-    (75, 101)
+    (19, 26)
     """
     return -(-height // BLOCK), -(-width // BLOCK)
 
@@ -136,30 +209,42 @@ def resize_map(array: npt.ArrayLike, shape: tuple[int, int]) -> FloatMap:
 
 
 def block_features(
-    height: int, width: int, findings: Mapping[str, Finding]
+    height: int,
+    width: int,
+    findings: Mapping[str, Finding],
+    pixels: npt.NDArray[np.uint8] | None = None,
 ) -> tuple[npt.NDArray[np.float32], list[str]]:
-    """Per-block inputs of the fusion: (rows, cols, 2 * len(LOCAL_METHODS)) and the names of
-    the analyses that produced a map. Feature 2i is method i's map value (0 when it has no
-    map); feature 2i+1 is 1 when it has one."""
+    """Per-block inputs of the fusion, (rows, cols, len(block_feature_names())), and the names
+    of the analyses that produced a map. Feature i is method i's map (0 when it has none: the
+    block model reads only local evidence; whether an analysis could run at all is a fact about
+    the whole picture); then come the local statistics of `pixels`
+    (`forensics/local_statistics.py`), as measured and relative to the picture, when given."""
     shape = block_grid(height, width)
-    feats = np.zeros((*shape, 2 * len(LOCAL_METHODS)), dtype=np.float32)
+    feats = np.zeros((*shape, len(block_feature_names())), dtype=np.float32)
     ran: list[str] = []
     for i, name in enumerate(LOCAL_METHODS):
         finding = findings.get(name)
         if finding is None or finding.map is None or finding.map.size == 0:
             continue
-        feats[..., 2 * i] = resize_map(finding.map, shape)
-        feats[..., 2 * i + 1] = 1.0
+        feats[..., i] = resize_map(finding.map, shape)
         ran.append(name)
+    if pixels is not None and min(pixels.shape[:2]) >= 1:
+        stats = cell_statistics(pixels)
+        rel = relative(stats)
+        start = len(LOCAL_METHODS)
+        n_stats, n_rel = len(STAT_NAMES), len(RELATIVE)
+        feats[..., start : start + n_stats] = stats
+        feats[..., start + n_stats : start + n_stats + n_rel] = rel
+        feats[..., start + n_stats + n_rel :] = rel * rel
     return feats, ran
 
 
 def block_logits(feats: npt.NDArray[np.float32], weights: FusionWeights) -> FloatMap:
-    w = np.zeros(feats.shape[-1], dtype=np.float32)
-    for i, name in enumerate(LOCAL_METHODS):
-        w[2 * i] = weights.block_map.get(name, 0.0)
-        w[2 * i + 1] = weights.block_ran.get(name, 0.0)
-    return np.asarray(feats @ w + weights.block_bias, dtype=np.float32)
+    mean = np.asarray(weights.block_mean, dtype=np.float32)
+    scale = np.asarray(weights.block_scale, dtype=np.float32)
+    coef = np.asarray(weights.block_coef, dtype=np.float32)
+    z = np.clip((feats - mean) / scale, -Z_CLIP, Z_CLIP)
+    return np.asarray(z @ coef + weights.block_bias, dtype=np.float32)
 
 
 def image_features(
@@ -167,7 +252,7 @@ def image_features(
 ) -> dict[str, float]:
     """The picture-level inputs: the strongest coherent area of the block map, and each
     analysis's own score (0 when it could not judge)."""
-    smooth = ndimage.uniform_filter(block_probability, size=3, mode="nearest")
+    smooth = _smooth(block_probability)
     flat = np.sort(smooth.ravel())[::-1]
     top = flat[: max(1, flat.size // 50)]
     feats = {
@@ -186,10 +271,12 @@ def fuse(
     width: int,
     findings: Mapping[str, Finding],
     weights: FusionWeights | None = None,
+    pixels: npt.NDArray[np.uint8] | None = None,
 ) -> Localization:
-    """Fuse the findings of one picture (stored size `height` x `width`)."""
+    """Fuse the findings of one picture (stored size `height` x `width`, and its `pixels` for
+    the local statistics; without them only the analyses' maps are read)."""
     weights = weights or load_weights()
-    feats, ran = block_features(height, width, findings)
+    feats, ran = block_features(height, width, findings, pixels)
     copy_move = findings.get(COPY_MOVE)
     cm_found = copy_move is not None and _copy_move_found(copy_move)
     if not ran and not cm_found:
@@ -200,7 +287,7 @@ def fuse(
     image = image_features(block_p, findings)
     z = weights.image_bias + sum(weights.image_weights.get(k, 0.0) * v for k, v in image.items())
     probability = float(_sigmoid(np.float32(z)))
-    smooth = ndimage.uniform_filter(block_p, size=3, mode="nearest")
+    smooth = _smooth(block_p)
     fused = smooth.copy()
     decision = probability > weights.threshold
     regions: list[Region] = []
@@ -260,7 +347,7 @@ def _regions(
     labels, count = ndimage.label(mask)
     if count == 0:
         return []
-    min_blocks = max(4, int(MIN_REGION_SHARE * mask.size))
+    min_blocks = max(2, int(MIN_REGION_SHARE * mask.size))
     shape = smooth.shape
     maps = {
         name: resize_map(f.map, shape)
@@ -291,6 +378,11 @@ def _regions(
         )
     found.sort(key=lambda r: -r.score)
     return found
+
+
+def _smooth(block_p: FloatMap) -> FloatMap:
+    # A light blur: one cell is already 32 pixels, and edits rarely follow the cell grid.
+    return np.asarray(ndimage.gaussian_filter(block_p, 0.7, mode="nearest"), dtype=np.float32)
 
 
 def _sigmoid(z: npt.ArrayLike) -> Any:

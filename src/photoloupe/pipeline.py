@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -23,8 +22,21 @@ from photoloupe import __version__
 from photoloupe.detect import detect_ai
 from photoloupe.errors import DecodeTimeout
 from photoloupe.findings import Finding
+from photoloupe.forensics.ai_regions import analyse_ai_regions
+from photoloupe.forensics.cfa import analyse_cfa
+from photoloupe.forensics.copymove import analyse_copy_move
+from photoloupe.forensics.ela import analyse_ela
+from photoloupe.forensics.jpeg import (
+    analyse_double_compression,
+    analyse_ghosts,
+    analyse_jpeg_grid,
+    estimate_quality_and_identify_tables,
+)
+from photoloupe.forensics.noise import analyse_noise
+from photoloupe.forensics.resampling import analyse_resampling
 from photoloupe.forensics.thumbnail import check_thumbnail
 from photoloupe.io import Limits, Picture, display_path, load_picture, run_with_deadline
+from photoloupe.localize import Localization, fuse, with_caveat
 from photoloupe.provenance.c2pa import C2PA_JUMBF_MARK, read_c2pa
 from photoloupe.provenance.markers import find_ai_markers, find_ai_mentions
 from photoloupe.provenance.metadata import read_metadata
@@ -52,10 +64,18 @@ class AnalysisSpec:
 
 ANALYSES: tuple[AnalysisSpec, ...] = (
     AnalysisSpec(name="ai_detector", run=detect_ai),
-    AnalysisSpec(
-        name="thumbnail",
-        run=check_thumbnail,
-    ),
+    AnalysisSpec(name="thumbnail", run=check_thumbnail),
+    # Local analyses: each leaves a map that the fusion (`localize.py`) weighs.
+    AnalysisSpec(name="jpeg_tables", run=estimate_quality_and_identify_tables),
+    AnalysisSpec(name="double_compression", run=analyse_double_compression),
+    AnalysisSpec(name="jpeg_grid", run=analyse_jpeg_grid),
+    AnalysisSpec(name="jpeg_ghosts", run=analyse_ghosts),
+    AnalysisSpec(name="ela", run=analyse_ela),
+    AnalysisSpec(name="noise", run=analyse_noise),
+    AnalysisSpec(name="cfa", run=analyse_cfa),
+    AnalysisSpec(name="resampling", run=analyse_resampling),
+    AnalysisSpec(name="copy_move", run=analyse_copy_move),
+    AnalysisSpec(name="ai_regions", run=analyse_ai_regions),
 )
 
 
@@ -103,14 +123,17 @@ def check(
     mentions = find_ai_mentions(metadata)
 
     warnings: list[str] = []
-    findings: dict[str, Finding] = {}
-    for spec in ANALYSES:
-        findings[spec.name] = timed(
-            f"analysis.{spec.name}", partial(_run_safely, spec, picture, warnings)
-        )
+    findings = run_analyses(picture, warnings, timings)
+    localization: Localization = timed(
+        "fusion", lambda: fuse(picture.height, picture.width, findings, pixels=picture.pixels)
+    )
 
     verdict, ai_generated, edited = judge(
-        c2pa, markers, findings, metadata_readable=metadata.get("reader") is not None
+        c2pa,
+        markers,
+        findings,
+        metadata_readable=metadata.get("reader") is not None,
+        localization=localization,
     )
     _annotate_thumbnail(metadata, findings.get("thumbnail"))
     timings["total"] = round((time.perf_counter() - started) * 1000, 2)
@@ -143,9 +166,35 @@ def check(
     for key, finding in findings.items():
         if finding.map is not None:
             report.maps[key] = finding.map
+    if localization.map is not None:
+        report.maps["edited"] = localization.map
     if options.preview:
         report._preview = make_preview(picture)
     return report
+
+
+def run_analyses(
+    picture: Picture,
+    warnings: list[str] | None = None,
+    timings: dict[str, float] | None = None,
+    *,
+    replace: Mapping[str, Callable[[Picture], Finding]] | None = None,
+) -> dict[str, Finding]:
+    """Run every registered analysis on `picture`, each isolated from the others' failures.
+
+    `replace` swaps the function of a named analysis (benchmarks use it to run the AI detector
+    trained without the generators they measure on).
+    """
+    warnings = [] if warnings is None else warnings
+    findings: dict[str, Finding] = {}
+    for spec in ANALYSES:
+        if replace and spec.name in replace:
+            spec = AnalysisSpec(name=spec.name, run=replace[spec.name])
+        t0 = time.perf_counter()
+        findings[spec.name] = with_caveat(_run_safely(spec, picture, warnings))
+        if timings is not None:
+            timings[f"analysis.{spec.name}"] = round((time.perf_counter() - t0) * 1000, 2)
+    return findings
 
 
 def _read_c2pa_in_time(picture: Picture, options: Options) -> C2paInfo:

@@ -1,0 +1,193 @@
+"""The fusion of editing analyses (`photoloupe.localize`) and the windowed AI detector."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from photoloupe.findings import Finding
+from photoloupe.forensics.ai_regions import analyse_ai_regions, window_origins
+from photoloupe.forensics.local_statistics import CELL, STAT_NAMES, cell_statistics, relative
+from photoloupe.io import load_picture
+from photoloupe.localize import (
+    LOCAL_METHODS,
+    FusionWeights,
+    block_feature_names,
+    block_grid,
+    full_size_map,
+    fuse,
+    load_weights,
+    parse_weights,
+    resize_map,
+)
+
+
+def _weights(threshold: float = 0.5) -> FusionWeights:
+    """Hand-made weights, so these tests check the fusion's mechanics, not the learned values."""
+    return FusionWeights.simple(
+        map_weight=4.0,
+        bias=-4.0,
+        image_weights={"top_mean": 12.0},
+        image_bias=-6.0,
+        threshold=threshold,
+    )
+
+
+def _square_map(h: int, w: int, box: tuple[int, int, int, int]) -> np.ndarray:
+    m = np.zeros((h, w), dtype=np.float32)
+    x, y, bw, bh = box
+    m[y : y + bh, x : x + bw] = 1.0
+    return m
+
+
+def test_shipped_weights_match_the_features() -> None:
+    weights = load_weights()
+    assert len(weights.block_coef) == len(block_feature_names())
+    assert all(f"map_{m}" in block_feature_names() for m in LOCAL_METHODS)
+    assert 0.5 <= weights.threshold < 1.0
+    assert weights.training["dev_folds"], "the weights must say what they were learned on"
+
+
+def test_weights_for_other_features_are_refused() -> None:
+    data = json.loads(load_weights().to_json())
+    data["block_features"] = data["block_features"][:-1]
+    with pytest.raises(ValueError, match="other block features"):
+        parse_weights(data)
+
+
+def test_no_maps_means_no_judgement() -> None:
+    loc = fuse(400, 600, {}, _weights())
+    assert loc.probability is None
+    assert loc.decision is False
+    assert loc.regions == []
+
+
+def test_agreeing_maps_give_a_region_where_they_agree() -> None:
+    box = (320, 160, 160, 120)
+    # The maps come at different resolutions, as the analyses make them.
+    findings = {
+        "noise": Finding(score=0.8, map=_square_map(50, 75, (40, 20, 20, 15))),
+        "double_compression": Finding(score=0.9, map=_square_map(400, 600, box)),
+    }
+    loc = fuse(400, 600, findings, _weights())
+    assert loc.decision
+    assert loc.probability is not None and loc.probability > 0.5
+    assert len(loc.regions) == 1
+    x, y, w, h = loc.regions[0].box
+    assert abs(x - box[0]) <= CELL and abs(y - box[1]) <= CELL
+    assert abs(w - box[2]) <= 2 * CELL and abs(h - box[3]) <= 2 * CELL
+    assert set(loc.regions[0].methods) == {"noise", "double_compression"}
+    assert loc.map is not None and loc.map.shape == block_grid(400, 600)
+
+
+def test_dark_maps_give_no_region() -> None:
+    findings = {
+        name: Finding(score=0.0, map=np.zeros((50, 75), np.float32)) for name in LOCAL_METHODS
+    }
+    loc = fuse(400, 600, findings, _weights())
+    assert loc.probability is not None and loc.probability < 0.5
+    assert not loc.decision
+    assert loc.regions == []
+
+
+def test_regions_only_when_the_picture_passes_the_threshold() -> None:
+    square = _square_map(400, 600, (0, 0, 200, 200))
+    findings = {"noise": Finding(score=0.8, map=square), "ela": Finding(score=0.8, map=square)}
+    assert fuse(400, 600, findings, _weights(threshold=0.5)).regions
+    strict = fuse(400, 600, findings, _weights(threshold=0.999999))
+    assert not strict.decision and strict.regions == []
+
+
+def test_copy_move_adds_source_and_copy() -> None:
+    pairs = [{"source_box": [10, 20, 64, 64], "target_box": [300, 200, 64, 64], "branch": "blocks"}]
+    finding = Finding(
+        score=0.9,
+        map=_square_map(400, 600, (10, 20, 64, 64)) + _square_map(400, 600, (300, 200, 64, 64)),
+        codes=("copy_move_found",),
+        details={"pairs": pairs},
+    )
+    loc = fuse(400, 600, {"copy_move": finding}, _weights())
+    assert loc.decision
+    boxes = [r.box for r in loc.regions if r.methods == ["copy_move"]]
+    assert (300, 200, 64, 64) in boxes and (10, 20, 64, 64) in boxes
+    none_found = Finding(score=0.0, codes=("copy_move_none",))
+    assert not fuse(400, 600, {"copy_move": none_found}, _weights()).decision
+
+
+def test_full_size_map_is_the_picture_size_and_8_bit() -> None:
+    block = np.zeros(block_grid(101, 203), np.float32)
+    block[2:5, 3:9] = 1.0
+    full = full_size_map(block, 101, 203)
+    assert full.shape == (101, 203) and full.dtype == np.uint8
+    assert full.max() == 255 and full[0, 0] == 0
+
+
+def test_resize_map_keeps_range() -> None:
+    m = resize_map(np.array([[0.0, 2.0], [np.nan, 0.5]]), (4, 4))
+    assert m.min() >= 0.0 and m.max() <= 1.0 and not np.isnan(m).any()
+
+
+def test_windows_cover_the_picture() -> None:
+    for h, w in [(256, 256), (300, 700), (768, 1024), (3000, 4000)]:
+        origins = window_origins(h, w)
+        assert 1 <= len(origins) <= 20
+        assert max(y for y, _ in origins) + 256 == h
+        assert max(x for _, x in origins) + 256 == w
+    assert window_origins(200, 900) == []
+
+
+def _jpeg_bytes(rgb: np.ndarray, quality: int = 92) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def test_ai_regions_map_and_windows() -> None:
+    rng = np.random.default_rng(3)
+    rgb = rng.normal(128, 20, (512, 640, 3)).clip(0, 255).astype(np.uint8)
+    finding = analyse_ai_regions(load_picture(_jpeg_bytes(rgb)))
+    assert finding.score is not None and 0.0 <= finding.score <= 1.0
+    assert finding.map is not None and finding.map.min() >= 0.0 and finding.map.max() <= 1.0
+    assert finding.map.shape == (32, 40)
+    windows = finding.details["windows"]
+    assert isinstance(windows, list) and len(windows) == 12
+    assert finding.evidence_of is None
+
+
+def test_ai_regions_too_small() -> None:
+    rgb = np.full((100, 120, 3), 128, np.uint8)
+    finding = analyse_ai_regions(load_picture(_jpeg_bytes(rgb)))
+    assert finding.score is None and finding.codes == ("ai_regions_too_small",)
+
+
+@pytest.mark.parametrize("size", [(8, 8), (64, 2000)])
+def test_fusion_of_tiny_or_thin_pictures(size: tuple[int, int]) -> None:
+    h, w = size
+    findings = {"noise": Finding(score=0.1, map=np.zeros((1, 1), np.float32))}
+    loc = fuse(h, w, findings, _weights())
+    assert loc.map is not None and loc.map.shape == block_grid(h, w)
+
+
+def test_local_statistics_see_a_noisier_patch() -> None:
+    rng = np.random.default_rng(5)
+    base = np.full((256, 256, 3), 120.0) + rng.normal(0, 2, (256, 256, 3))
+    base[96:160, 96:160] += rng.normal(0, 10, (64, 64, 3))
+    stats = cell_statistics(base.clip(0, 255).astype(np.uint8))
+    assert stats.shape == (8, 8, len(STAT_NAMES))
+    rel = relative(stats)
+    highpass = STAT_NAMES.index("highpass")
+    assert rel[3:5, 3:5, highpass].min() > 3.0  # the noisy cells stand out
+    assert np.abs(rel[:2, :2, highpass]).max() < 2.0  # the rest does not
+
+
+def test_local_statistics_are_bounded_on_large_pictures() -> None:
+    rgb = np.random.default_rng(1).integers(0, 255, (2048, 3072, 3), dtype=np.uint8)
+    stats = cell_statistics(rgb, max_cells=600)
+    assert stats.shape == (64, 96, len(STAT_NAMES))
+    # Measured on every 3rd cell; the skipped cells repeat their measured neighbour.
+    assert np.array_equal(stats[0, 0], stats[1, 1])
+    assert np.isfinite(stats).all()
