@@ -38,7 +38,6 @@ _HASH_MISMATCH_CODES = (
 )
 
 
-
 def judge(
     c2pa: C2paInfo,
     markers: Sequence[AiMarker],
