@@ -235,7 +235,8 @@ def run(half: str, per_photo: int, seed: int, verbose: bool, kinds: tuple[str, .
         print(f"edited-region IoU: mean {np.mean(ious):.3f}, median {np.median(ious):.3f} "
               f"(n={len(ious)}; a missed edit counts 0)")  # fmt: skip
     if crop_err:
-        print(f"crop-box error (max side, % of original): mean {100 * np.mean(crop_err):.2f}, "
+        print(f"crop-box error (max side, % of original; 100 when not found): "
+              f"median {100 * np.median(crop_err):.2f}, mean {100 * np.mean(crop_err):.2f}, "
               f"max {100 * np.max(crop_err):.2f}, within 2 %: "
               f"{100 * np.mean(np.array(crop_err) <= 0.02):.1f} % (n={len(crop_err)})")  # fmt: skip
     print(f"time per pair (corpus sizes): median {1000 * statistics.median(times):.0f} ms, "

@@ -127,6 +127,29 @@ def test_a_mirrored_copy_is_the_same_image_and_flagged_flipped() -> None:
     assert result.changed_regions == []
 
 
+def test_a_mirrored_near_symmetric_subject_is_not_called_edited() -> None:
+    # A facade-like picture: symmetric but for one small detail. The unmirrored alignment
+    # matches almost everything and leaves the detail "moved"; only the mirror explains it.
+    half = scene(21)[:, :320]
+    img = np.concatenate([half, half[:, ::-1]], axis=1)
+    cv2.circle(img, (120, 150), 30, (250, 30, 30), -1)
+    original = jpeg(img, 95)
+    result = compare(original, jpeg(img[:, ::-1], 85))
+    assert result.relation == "same-image", result.summary
+    assert result.transform.flipped is True
+    assert result.changed_regions == []
+
+
+def test_a_shared_logo_alone_does_not_make_pictures_related() -> None:
+    logo = scene(30)[:90, :140]
+    first, second = scene(2).copy(), scene(3).copy()
+    first[370:460, 480:620] = logo
+    second[370:460, 480:620] = logo
+    result = compare(jpeg(first, 92), jpeg(second, 92))
+    assert result.relation == "unrelated", (result.summary, result.notes)
+    assert result.changed_regions == []
+
+
 def test_screenshot_borders_are_padding_not_changes() -> None:
     img = cv2.resize(decoded(ORIGINAL), (480, 360), interpolation=cv2.INTER_AREA)
     canvas = np.full((360 + 200, 480, 3), 250, np.uint8)

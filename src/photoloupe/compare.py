@@ -7,15 +7,20 @@ Method, in the order it runs:
    registration anyway. Equal bytes or equal decoded pixels: `identical`, and we stop.
 2. **Working copies.** Each picture is resampled (area average) so its longer side is at most
    `WORK_SIDE`; very small pictures are enlarged so that local features exist at all.
-3. **Registration.** SIFT keypoints, nearest-neighbour matching with Lowe's ratio test, then a
-   homography by robust estimation (MAGSAC). A mirrored copy defeats SIFT descriptors, so when
-   the direct match is weak we match again against the mirrored original and keep the better
-   fit; the mirror is folded into the homography (its determinant is then negative). A fit
-   counts only with enough inliers, spread over enough of the picture, and a sane geometry.
+3. **Registration.** SIFT keypoints (on contrast-equalised grey copies), nearest-neighbour
+   matching with Lowe's ratio test, then a homography by robust estimation (MAGSAC), or an
+   affine map when it explains the matches as well. A mirrored copy defeats SIFT descriptors,
+   so when the direct match is weak, or when it would leave any change to report, we match
+   again against the mirrored original; the pixels decide between the two alignments, and the
+   mirror is folded into the homography (its determinant is then negative). A fit counts only
+   with enough inliers and a geometry a copy could have.
 4. **Same scene or unrelated.** A different photo of the same scene shares many details but no
-   single homography maps one onto the other (parallax). A fundamental matrix, fitted by the
-   same robust estimator, explains such matches; many epipolar inliers that the homography
-   does not explain mean `same-scene`. Few inliers under both mean `unrelated`.
+   single homography maps one onto the other (parallax). Aligned pairs: the matches the
+   homography leaves out are fitted with a second homography; a strong, widely spread second
+   plane means `same-scene`. Unaligned pairs: a fundamental matrix (two-view geometry) that
+   explains most matches means `same-scene`; otherwise `unrelated`. Matches confined to a
+   small spot, with the rest of the pictures different, are one shared element (a logo):
+   `unrelated`.
 5. **Changed map.** The original is resampled from its stored pixels straight into the
    suspect's working frame (pre-shrunk by area averaging when the suspect is smaller, so the
    warp does not alias). Then, to survive re-encoding, colour and gamma changes and
@@ -28,7 +33,8 @@ Method, in the order it runs:
    does not cover (screenshot borders, bars, padding) are *outside*, reported as `padding`,
    never as changed.
 6. **Relation.** Registered with no changed region: `same-image`; with changed regions:
-   `edited`; registered but different over most of the shared area: `same-scene` (a different
+   `edited`; registered but different over most of the shared area (by an absolute measure,
+   since the relative threshold rises with a global difference): `same-scene` (a different
    moment, or a change so global that calling it a local edit would overreach).
 7. **Closer to the source.** Votes from resolution of the shared content, crop containment,
    padding, JPEG quality and metadata richness, each with its reason in English and Arabic.
@@ -84,8 +90,10 @@ _SIFT_FEATURES = 2000
 _RATIO = 0.8
 _RANSAC_PX = 3.0
 _MIN_INLIERS = 15
-_MIN_INLIER_SPREAD = 0.02
-"""Inliers' convex hull, as a share of the covered area: a shared logo alone is no match."""
+_MIN_INLIER_SPREAD = 0.1
+"""Inliers confined to less of the shared area than this, with the pictures differing over most
+of it, mean one shared element (a logo), not one picture. Confined inliers alone do not: a
+moon on a black sky has all its detail in one spot."""
 _SCENE_MIN_INLIERS = 60
 _SCENE_MIN_RATIO = 0.5
 """Unaligned pairs: epipolar inliers needed for `same-scene` (count, and share of matches);
@@ -198,13 +206,20 @@ def _compare_pictures(
     timings["features"] = _ms(step)
     step = time.perf_counter()
     fit = _register(kp_o, des_o, kp_s, des_s, so.gray.shape[1], flipped=False)
+    mirrored: list[_Fit | None] = []
+
+    def mirror_fit() -> _Fit | None:
+        # SIFT descriptors are not mirror-invariant: match against the mirrored original.
+        if not mirrored:
+            flip_gray = np.ascontiguousarray(so.gray[:, ::-1])
+            kp_f, des_f = sift.detectAndCompute(flip_gray, None)
+            mirrored.append(_register(kp_f, des_f, kp_s, des_s, so.gray.shape[1], flipped=True))
+        return mirrored[0]
+
     if not _convincing(fit, so, ss):
-        # SIFT descriptors are not mirror-invariant: match again against the mirrored original
-        # (a symmetric subject can give the direct match some inliers, so a mere fit is not
-        # enough to skip this).
-        flip_gray = np.ascontiguousarray(so.gray[:, ::-1])
-        kp_f, des_f = sift.detectAndCompute(flip_gray, None)
-        alt = _register(kp_f, des_f, kp_s, des_s, so.gray.shape[1], flipped=True)
+        # A symmetric subject can give the direct match some inliers, so a mere fit is not
+        # enough to skip the mirror.
+        alt = mirror_fit()
         if alt is not None and (
             fit is None
             or (_plausible(alt, so, ss), alt.inliers) > (_plausible(fit, so, ss), fit.inliers)
@@ -234,25 +249,36 @@ def _compare_pictures(
         )  # fmt: skip
 
     assert fit is not None
-    h_full = _to_stored(fit.homography, so.feature_factor, ss.feature_factor)
-    transform = _transform(h_full, fit, orig, susp)
-    aligned, covered = _align(orig, h_full, so, ss)
-    coverage = float(covered.mean())
-    transform.coverage = round(coverage, 4)
-    changed, evidence, threshold = _changed_map(aligned, ss.rgb, covered)
+    found = _evaluate(orig, fit, so, ss)
+    if found.fraction > 0 and not fit.flipped:
+        # Before reporting any change, rule out a mirror image of a near-symmetric subject
+        # (a facade, a face): the pixels decide which alignment is right.
+        alt = mirror_fit()
+        if alt is not None and _plausible(alt, so, ss):
+            other = _evaluate(orig, alt, so, ss)
+            if other.fraction < found.fraction:
+                fit, found = alt, other
     timings["changes"] = _ms(step)
-    arrays.update(aligned=aligned, changed=changed, covered=covered)
-
-    covered_px = max(1, int(covered.sum()))
-    fraction = float(changed.sum()) / covered_px
-    regions = _regions(changed, evidence, threshold, ss.factor, covered_px)
-    padding = _padding_boxes(covered, ss.factor, susp.width, susp.height)
+    transform = found.transform
+    arrays.update(aligned=found.aligned, changed=found.changed, covered=found.covered)
+    covered_px = max(1, int(found.covered.sum()))
+    regions = _regions(found.changed, found.evidence, found.threshold, ss.factor, covered_px)
+    padding = _padding_boxes(found.covered, ss.factor, susp.width, susp.height)
     parallax = fit.inliers < 0.5 * fit.matches and _second_plane(fit, ss)
+    confined = _spread(fit, so, ss) < _MIN_INLIER_SPREAD
     strength = min(1.0, fit.inliers / 100.0)
-    if parallax:
+    fraction = found.fraction
+    if found.disagreement > _GLOBAL_CHANGE and confined:
+        relation, confidence = "unrelated", 0.6
+        notes.append(
+            "Only a small element matches (a logo, a caption, a shared object?); the rest of "
+            "the pictures differs."
+        )
+        regions, fraction = [], None
+    elif parallax:
         relation, confidence = "same-scene", 0.5
         notes.append("A homography explains only part of the matching details: parallax.")
-    elif fraction > _GLOBAL_CHANGE:
+    elif found.disagreement > _GLOBAL_CHANGE:
         relation, confidence = "same-scene", 0.4
         notes.append(
             "The pictures align, but differ over most of the shared area: a different moment "
@@ -263,12 +289,41 @@ def _compare_pictures(
         confidence = 0.5 + 0.45 * strength * max(r.score for r in regions)
     else:
         relation, confidence = "same-image", 0.5 + 0.45 * strength
-    if relation == "same-scene":
+    if relation in ("same-scene", "unrelated"):
         regions = []
-    closer = _closer(transform, facts_o, facts_s, orig, susp, coverage, padding)
+        found.changed[:] = False
+    closer = _closer(transform, facts_o, facts_s, orig, susp, transform.coverage, padding)
     return _result(
-        facts_o, facts_s, relation, confidence, transform, round(fraction, 5), regions, padding,
+        facts_o, facts_s, relation, confidence, transform,
+        None if fraction is None else round(fraction, 5), regions, padding,
         timings, start, arrays, notes, closer=closer,
+    )  # fmt: skip
+
+
+@dataclass
+class _Found:
+    transform: Transform
+    aligned: U8
+    covered: Bool
+    changed: Bool
+    evidence: F32
+    threshold: float
+    fraction: float  # changed share of the covered area
+    disagreement: float  # share of the textured covered area whose fine structure differs
+
+
+def _evaluate(orig: Picture, fit: _Fit, so: _Side, ss: _Side) -> _Found:
+    """Align the original on the suspect with `fit` and measure what differs."""
+    h_full = _to_stored(fit.homography, so.feature_factor, ss.feature_factor)
+    transform = _transform(h_full, fit, orig, ss.picture)
+    aligned, covered = _align(orig, h_full, so, ss)
+    transform.coverage = round(float(covered.mean()), 4)
+    changed, evidence, threshold = _changed_map(aligned, ss.rgb, covered)
+    covered_px = max(1, int(covered.sum()))
+    disagreement = _disagreement(aligned, ss.rgb, covered)
+    return _Found(
+        transform, aligned, covered, changed, evidence, threshold,
+        float(changed.sum()) / covered_px, disagreement,
     )  # fmt: skip
 
 
@@ -377,7 +432,7 @@ def _convincing(fit: _Fit | None, so: _Side, ss: _Side) -> bool:
 
 
 def _plausible(fit: _Fit, so: _Side, ss: _Side) -> bool:
-    """Enough inliers, spread over the picture, and a homography a copy could have."""
+    """Enough inliers and a homography a copy could have."""
     if fit.inliers < _MIN_INLIERS:
         return False
     hmat = fit.homography
@@ -397,13 +452,18 @@ def _plausible(fit: _Fit, so: _Side, ss: _Side) -> bool:
     sides = np.linalg.norm(np.roll(quad, -1, axis=0) - quad, axis=1)
     if sides.min() <= 0 or max(sides[0] / sides[2], sides[2] / sides[0]) > 1.6:
         return False
-    if max(sides[1] / sides[3], sides[3] / sides[1]) > 1.6:
-        return False
+    return bool(max(sides[1] / sides[3], sides[3] / sides[1]) <= 1.6)
+
+
+def _spread(fit: _Fit, so: _Side, ss: _Side) -> float:
+    """The inliers' convex hull in the suspect, as a share of the area both pictures show."""
+    h, w = so.gray.shape
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32).reshape(-1, 1, 2)
+    quad = cv2.perspectiveTransform(corners, fit.homography).reshape(-1, 2)
     hull = cv2.convexHull(fit.points_s[fit.mask].reshape(-1, 1, 2))
     sh, sw = ss.gray.shape
-    quad_area = abs(cv2.contourArea(quad.astype(np.float32)))
-    shared = min(float(sh * sw), quad_area)
-    return cv2.contourArea(hull) >= _MIN_INLIER_SPREAD * shared
+    shared = max(1.0, min(float(sh * sw), abs(cv2.contourArea(quad.astype(np.float32)))))
+    return float(cv2.contourArea(hull)) / shared
 
 
 def _epipolar_inliers(kp_o: Any, des_o: Any, kp_s: Any, des_s: Any) -> int:
@@ -474,7 +534,7 @@ def _transform(h_full: F64, fit: _Fit, orig: Picture, susp: Picture) -> Transfor
         crop_box=[round(float(x0), 1), round(float(y0), 1), round(float(x1 - x0), 1),
                   round(float(y1 - y0), 1)],
         scale=round(scale, 4),
-        rotation_degrees=round(rotation, 2),
+        rotation_degrees=round(rotation, 2) + 0.0,  # never "-0.0"
         flipped=fit.flipped,
         homography=[[round(float(v), 8) for v in row] for row in h_full],
         inliers=fit.inliers,
@@ -611,6 +671,39 @@ def _changed_map(aligned: U8, suspect: U8, covered: Bool) -> tuple[Bool, F32, fl
     contours, _ = cv2.findContours(changed8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     cv2.drawContours(changed8, contours, -1, 1, thickness=cv2.FILLED)
     return (changed8 > 0) & inner, evidence, threshold
+
+
+def _disagreement(aligned: U8, suspect: U8, covered: Bool) -> float:
+    """Share of the textured, covered area where the two pictures' fine structure does not
+    correlate (local normalised correlation of band-passed luma under 0.3).
+
+    The changed map's threshold is relative to the residual, so it rises when everything
+    differs; this measure is absolute, and blind to tone and colour changes by construction.
+    """
+    inner = cv2.erode(covered.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+    if inner.sum() < 256:
+        return 0.0
+
+    def band(rgb: U8) -> F32:
+        luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        fine = cv2.GaussianBlur(luma, (0, 0), 1.0) - cv2.GaussianBlur(luma, (0, 0), 4.0)
+        return np.asarray(fine, np.float32)
+
+    a, b = band(aligned), band(suspect)
+    win = (15, 15)
+
+    def mean(x: F32) -> F32:
+        return np.asarray(cv2.boxFilter(x, -1, win), np.float32)
+
+    ma, mb = mean(a), mean(b)
+    var_a = mean(a * a) - ma * ma
+    var_b = mean(b * b) - mb * mb
+    cov = mean(a * b) - ma * mb
+    textured = inner & (np.maximum(var_a, var_b) > 4.0)
+    if textured.sum() < 256:
+        return 0.0
+    ncc = cov / np.sqrt(np.maximum(var_a, 1e-3) * np.maximum(var_b, 1e-3))
+    return float((ncc[textured] < 0.3).mean())
 
 
 def _regions(
