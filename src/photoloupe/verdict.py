@@ -3,8 +3,9 @@
 The rules are few and written out so a reader can check them:
 - evidence of AI generation: Content Credentials that declare it, or generator traces in the
   metadata;
-- evidence of editing: an embedded thumbnail that no longer shows the picture, or Content
-  Credentials whose hashes no longer match the file;
+- evidence of editing: an embedded thumbnail that no longer shows the picture, Content
+  Credentials whose hashes no longer match the file, or the fused edit map of the local
+  analyses (`localize.py`) above its threshold, or a verified copy-move pair;
 - without a pixel-level detector, the absence of evidence is "inconclusive", never
   "no-evidence": photoloupe says what it checked and what it did not.
 """

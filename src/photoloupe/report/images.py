@@ -174,8 +174,9 @@ def write_maps(report: Report, folder: str | Path) -> list[Path]:
 
     >>> import photoloupe, tempfile
     >>> report = photoloupe.check("examples/harbour-edited.jpg")
-    >>> [p.name for p in write_maps(report, tempfile.mkdtemp())]
-    ['harbour-edited-b18b21c6.thumbnail.png']
+    >>> names = [p.name for p in write_maps(report, tempfile.mkdtemp())]
+    >>> names[0], names[-1]
+    ('harbour-edited-b18b21c6.thumbnail.png', 'harbour-edited-b18b21c6.edited.png')
     """
     folder = Path(folder)
     written: list[Path] = []
