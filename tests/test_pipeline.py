@@ -274,3 +274,24 @@ def test_findings_and_evidence_carry_arabic_text() -> None:
     assert [e.message_ar for e in report.edited.evidence] == [ar[f"finding.{code}"]]
     marker = photoloupe.check(EXAMPLES / "diffusion-parameters.png").ai_generated.evidence[0]
     assert marker.message_ar and "PNG text chunk 'parameters'" in marker.message_ar
+
+
+@pytest.mark.parametrize("name", ["harbour.jpg", "harbour-edited.jpg", "diffusion-parameters.png"])
+def test_every_registered_analysis_appears_in_every_report(name: str) -> None:
+    report = photoloupe.check(EXAMPLES / name, options=pipeline.Options(preview=False))
+    assert list(report.analyses) == [spec.name for spec in pipeline.ANALYSES]
+    assert report.warnings == []  # none of them crashed
+    assert "edit_localizer" in report.verdict.checked
+    assert report.edited.probability is not None and 0 <= report.edited.probability <= 1
+    assert "edited" in report.maps
+
+
+def test_a_local_analysis_marking_an_area_says_it_is_only_one_input() -> None:
+    from photoloupe.localize import CAVEAT_CODE, with_caveat
+
+    marked = with_caveat(
+        Finding(score=0.9, notes=("An area.",), codes=("noise_inconsistent_area",))
+    )
+    assert marked.codes[-1] == CAVEAT_CODE and len(marked.notes) == 2
+    plain = with_caveat(Finding(score=0.0, notes=("None.",), codes=("noise_consistent",)))
+    assert plain.codes == ("noise_consistent",)
