@@ -276,7 +276,8 @@ def _compare_pictures(
         # Before reporting any change, rule out a mirror image of a near-symmetric subject
         # (a facade, a face): the pixels decide which alignment is right.
         alt = mirror_fit()
-        if alt is not None and _plausible(alt, so, ss):
+        # Only a mirror fit of comparable strength is worth aligning and comparing.
+        if alt is not None and alt.inliers >= 0.5 * fit.inliers and _plausible(alt, so, ss):
             other = _evaluate(orig, alt, so, ss)
             if other.fraction < found.fraction:
                 fit, found = alt, other
