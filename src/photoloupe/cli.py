@@ -167,6 +167,63 @@ def scan_command(
     raise typer.Exit(EXIT_OK)
 
 
+@app.command("compare")
+def compare_command(
+    original: Annotated[Path, typer.Argument(help="The file claimed to be the original.")],
+    suspect: Annotated[Path, typer.Argument(help="The copy to compare with it.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write a self-contained HTML view here.")
+    ] = None,
+    maps: Annotated[
+        Path | None, typer.Option("--maps", help="Write the changed map as PNG into this folder.")
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Language of human output: en or ar.")] = "en",
+) -> None:
+    """Compare SUSPECT with ORIGINAL: same picture, edited, same scene or unrelated."""
+    from photoloupe.compare import compare, write_changed_map
+    from photoloupe.report.compare_schema import COMPARE_SCHEMA_ID
+
+    if lang not in LANGS:
+        stderr.print(f"--lang must be one of: {', '.join(LANGS)}")
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        result = compare(original, suspect)
+    except Exception as exc:  # an unreadable input, or a bug: a JSON error, never a traceback
+        if not isinstance(exc, PhotoloupeError) and os.environ.get("PHOTOLOUPE_DEBUG"):
+            raise
+        role = getattr(exc, "input", None)
+        path = display_path(str(original if role == "original" else suspect)) if role else None
+        if isinstance(exc, PhotoloupeError):
+            body = {"code": exc.code, "message": exc.message}
+        else:
+            body = {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}"}
+        line = {"schema": COMPARE_SCHEMA_ID, "input": role, "path": path, "error": body}
+        if as_json:
+            typer.echo(json.dumps(line, ensure_ascii=False))
+        else:
+            shown = f"[bold red]{body['message']}[/] [dim]({body['code']})[/]"
+            stderr.print(shown, highlight=False)
+        raise typer.Exit(EXIT_INPUT) from None
+    if maps is not None:
+        write_changed_map(result, maps)
+    if html is not None:
+        from photoloupe.report.compare_html import render_compare_html
+
+        html.parent.mkdir(parents=True, exist_ok=True)
+        html.write_text(render_compare_html(result, lang), encoding="utf-8")
+        if not as_json:
+            stderr.print(f"HTML view written to {html}")
+    if as_json:
+        typer.echo(result.to_json())
+    else:
+        console = Console()
+        label = t(f"compare.relation.{result.relation}", lang)
+        console.print(f"[bold]{label}[/]  ({result.confidence:.2f})", highlight=False)
+        console.print(result.summary_ar if lang == "ar" else result.summary, highlight=False)
+    raise typer.Exit(EXIT_OK)
+
+
 def _options(trust_anchors: Path | None, *, preview: bool) -> Options:
     if trust_anchors is None:
         return Options(preview=preview)

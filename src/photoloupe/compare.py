@@ -290,7 +290,7 @@ def _compare_pictures(
     parallax = fit.inliers < 0.5 * fit.matches and _second_plane(fit, ss)
     confined = _spread(fit, so, ss) < _MIN_INLIER_SPREAD
     strength = min(1.0, fit.inliers / 100.0)
-    fraction = found.fraction
+    fraction: float | None = found.fraction
     if found.disagreement > _GLOBAL_CHANGE and confined:
         relation, confidence = "unrelated", 0.6
         notes.append(
@@ -381,13 +381,13 @@ def _resized(image: U8, longest: int, shortest: int) -> tuple[U8, float]:
     while image.shape[1] // 2 >= target_w and image.shape[0] // 2 >= target_h:
         ih, iw = image.shape[:2]
         even = image[: ih - ih % 2, : iw - iw % 2]
-        image = cv2.resize(even, (iw // 2, ih // 2), interpolation=cv2.INTER_AREA)
+        image = np.asarray(cv2.resize(even, (iw // 2, ih // 2), interpolation=cv2.INTER_AREA))
         halved /= 2
     size = (target_w, target_h)
     interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
     if (image.shape[1], image.shape[0]) != size:
         halved *= size[0] / image.shape[1]
-        image = cv2.resize(image, size, interpolation=interp)
+        image = np.asarray(cv2.resize(image, size, interpolation=interp))
     return np.ascontiguousarray(image, dtype=np.uint8), halved
 
 
