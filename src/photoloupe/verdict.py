@@ -139,7 +139,7 @@ def judge(
             reasons.extend(finding.codes)
     if localization is not None and localization.decision:
         methods = sorted({m for r in localization.regions for m in r.methods})
-        values = {
+        edit_values: dict[str, object] = {
             "probability": f"{localization.probability or 0:.0%}",
             "regions": len(localization.regions),
             "methods": ", ".join(methods) or "fusion",
@@ -148,12 +148,12 @@ def judge(
             Evidence(
                 source="edit_localizer",
                 code="edited_regions",
-                message=t("verdict.why.edited_regions", "en", **values),
-                message_ar=t("verdict.why.edited_regions", "ar", **values),
+                message=t("verdict.why.edited_regions", "en", **edit_values),
+                message_ar=t("verdict.why.edited_regions", "ar", **edit_values),
             )
         )
         why.append("verdict.why.edited_regions")
-        why_values.append(values)
+        why_values.append(edit_values)
         reasons.append("edited_regions")
     hash_codes = [e.code for e in c2pa.errors if e.code in _HASH_MISMATCH_CODES]
     if c2pa.present and c2pa.valid is False and hash_codes:

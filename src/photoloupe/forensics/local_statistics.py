@@ -62,8 +62,9 @@ def cell_statistics(rgb: npt.NDArray[np.uint8], max_cells: int = MAX_CELLS) -> F
     gh, gw = cell_grid(h, w)
     ph, pw = gh * CELL, gw * CELL
     # Edge cells are completed by reflection so every cell has CELL x CELL pixels.
-    padded = cv2.copyMakeBorder(
-        np.ascontiguousarray(rgb), 0, ph - h, 0, pw - w, cv2.BORDER_REFLECT_101
+    padded: npt.NDArray[np.uint8] = np.asarray(
+        cv2.copyMakeBorder(np.ascontiguousarray(rgb), 0, ph - h, 0, pw - w, cv2.BORDER_REFLECT_101),
+        dtype=np.uint8,
     )
     step = max(1, int(np.ceil(np.sqrt(gh * gw / max_cells))))
     if step == 1:
@@ -151,4 +152,6 @@ def _resaved(y: F32) -> F32:
     if not ok:
         return y
     decoded = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
-    return decoded.astype(np.float32)
+    if decoded is None:
+        return y
+    return np.asarray(decoded, dtype=np.float32)
