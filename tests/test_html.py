@@ -422,7 +422,7 @@ def test_maps_are_overlaid_on_the_picture_with_an_opacity_control(
     page = pages["en"]
     # The preview is embedded once more as the overlays' background, not once per map.
     assert page.count('class="ovbase') >= 1
-    assert len(re.findall(r'--base: url\(&quot;data:image/jpeg', page)) == 1
+    assert len(re.findall(r"--base: url\(&quot;data:image/jpeg", page)) == 1
     levels = re.findall(r'<input type="radio" class="op op(\d+)" name="op1"', page)
     assert levels == ["0", "35", "65", "100"]
     assert 'id="op1-65" checked' in page
