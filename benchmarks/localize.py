@@ -64,7 +64,7 @@ def binary_map(array: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
 def evaluate(name: str, data: bytes, mask: np.ndarray | None, replace: dict) -> dict:
     picture = load_picture(data, name=name)
     findings: dict[str, Finding] = run_analyses(picture, replace=replace)
-    loc = fuse(picture.height, picture.width, findings)
+    loc = fuse(picture.height, picture.width, findings, pixels=picture.pixels)
     row: dict = {
         "scores": {m: findings[m].score for m in METHODS if m in findings},
         "fused": loc.probability,

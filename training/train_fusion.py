@@ -40,6 +40,8 @@ from photoloupe.localize import (
     block_features,
     block_logits,
     image_features,
+    sigmoid_array,
+    smooth_map,
 )
 from photoloupe.pipeline import run_analyses
 from training import composites, dataset
@@ -175,6 +177,28 @@ def choose_l2(
     return best, scores
 
 
+def choose_map_threshold(files: list[Path], weights: FusionWeights) -> tuple[float, float]:
+    """The block probability from which the map marks a block as edited: the level with the
+    best mean F1 (blocks against the truth) over the development composites."""
+    levels = np.round(np.arange(0.05, 0.96, 0.05), 2)
+    f1 = np.zeros(levels.size)
+    count = 0
+    for path in files:
+        d = np.load(path)
+        if str(d["kind"]) != "composite":
+            continue
+        truth = d["truth"] > 0.5
+        smooth = smooth_map(sigmoid_array(block_logits(d["feats"], weights)))
+        for i, level in enumerate(levels):
+            marked = smooth > level
+            tp = float((marked & truth).sum())
+            denominator = float(marked.sum() + truth.sum())
+            f1[i] += 2 * tp / denominator if denominator else 1.0
+        count += 1
+    best = int(np.argmax(f1))
+    return float(levels[best]), round(float(f1[best] / max(1, count)), 4)
+
+
 def fit_weights(files: list[Path]) -> FusionWeights:
     # 3. block model
     x, y, groups, w = _blocks(files)
@@ -183,6 +207,7 @@ def fit_weights(files: list[Path]) -> FusionWeights:
     partial_weights = FusionWeights(
         VERSION, mean.tolist(), scale.tolist(), coef.tolist(), bias, {}, 0.0, 0.5
     )
+    map_threshold, map_f1 = choose_map_threshold(files, partial_weights)
     # 4. picture model
     rows, labels, kinds, names = [], [], [], []
     for path in files:
@@ -225,6 +250,7 @@ def fit_weights(files: list[Path]) -> FusionWeights:
         "dev_fpr_originals": round(float((probability[kind == "original"] > threshold).mean()), 4),
         "dev_tpr": round(float((probability[py == 1] > threshold).mean()), 4),
         "dev_picture_auc": round(roc_auc(py, probability), 4),
+        "map_threshold_dev_block_f1": map_f1,
     }
     return FusionWeights(
         version=VERSION,
@@ -236,6 +262,7 @@ def fit_weights(files: list[Path]) -> FusionWeights:
         image_bias=round(float(pbias), 6),
         threshold=round(float(threshold), 6),
         training=training,
+        map_threshold=map_threshold,
     )
 
 

@@ -105,6 +105,10 @@ class FusionWeights:
     image_bias: float
     threshold: float
     training: dict[str, Any] = field(default_factory=dict)
+    # The block probability from which a block counts as edited in the map (chosen on the
+    # development composites for the best overlap with the truth); the map is rescaled so that
+    # this level reads 0.5.
+    map_threshold: float = 0.5
 
     def to_json(self) -> str:
         data = dict(self.__dict__)
@@ -158,6 +162,7 @@ def parse_weights(data: Mapping[str, Any]) -> FusionWeights:
         image_bias=float(data["image_bias"]),
         threshold=float(data["threshold"]),
         training=dict(data.get("training", {})),
+        map_threshold=float(data.get("map_threshold", 0.5)),
     )
     if not len(weights.block_mean) == len(weights.block_scale) == len(weights.block_coef):
         raise ValueError("the fusion weights are inconsistent")
@@ -252,7 +257,7 @@ def image_features(
 ) -> dict[str, float]:
     """The picture-level inputs: the strongest coherent area of the block map, and each
     analysis's own score (0 when it could not judge)."""
-    smooth = _smooth(block_probability)
+    smooth = smooth_map(block_probability)
     flat = np.sort(smooth.ravel())[::-1]
     top = flat[: max(1, flat.size // 50)]
     feats = {
@@ -281,13 +286,13 @@ def fuse(
     cm_found = copy_move is not None and _copy_move_found(copy_move)
     if not ran and not cm_found:
         return Localization(None, weights.threshold, False, None, [], ran)
-    block_p = _sigmoid(block_logits(feats, weights))
+    block_p = sigmoid_array(block_logits(feats, weights))
     if not ran:
         block_p = np.zeros_like(block_p)
     image = image_features(block_p, findings)
     z = weights.image_bias + sum(weights.image_weights.get(k, 0.0) * v for k, v in image.items())
-    probability = float(_sigmoid(np.float32(z)))
-    smooth = _smooth(block_p)
+    probability = float(sigmoid_array(np.float32(z)))
+    smooth = rescale_map(smooth_map(block_p), weights.map_threshold)
     fused = smooth.copy()
     decision = probability > weights.threshold
     regions: list[Region] = []
@@ -380,10 +385,23 @@ def _regions(
     return found
 
 
-def _smooth(block_p: FloatMap) -> FloatMap:
+def rescale_map(block_p: FloatMap, level: float) -> FloatMap:
+    """Shift a probability map in logit space so that `level` reads 0.5.
+
+    >>> [round(float(v), 2) for v in rescale_map(np.array([0.2, 0.5], np.float32), 0.2)]
+    [0.5, 0.8]
+    """
+    if level == 0.5:
+        return block_p
+    p = np.clip(block_p, 1e-6, 1 - 1e-6)
+    shift = np.log(level / (1 - level))
+    return np.asarray(sigmoid_array(np.log(p / (1 - p)) - shift), dtype=np.float32)
+
+
+def smooth_map(block_p: FloatMap) -> FloatMap:
     # A light blur: one cell is already 32 pixels, and edits rarely follow the cell grid.
     return np.asarray(ndimage.gaussian_filter(block_p, 0.7, mode="nearest"), dtype=np.float32)
 
 
-def _sigmoid(z: npt.ArrayLike) -> Any:
+def sigmoid_array(z: npt.ArrayLike) -> Any:
     return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(z, dtype=np.float32), -30, 30)))
