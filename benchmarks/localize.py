@@ -155,27 +155,51 @@ def copy_move_benchmark() -> None:
 
 
 def pristine_benchmark() -> None:
+    """How often untouched camera pictures are called edited.
+
+    Two figures, because the corpus's camera set is partly cropped: 85 of the 122 files in
+    real/camera were cut to a centre crop with `jpegtran` (manifest `transform`), so their EXIF
+    thumbnail still shows the whole frame and the thumbnail check rightly finds a crop. The
+    pixel analyses' own false-alarm rate is counted on every file; the whole verdict's on the
+    files whose bytes are the camera's own.
+    """
     folds = {i.path: i.fold for i in dataset.items()}
+    entries = {
+        e["path"]: e for e in json.loads((dataset.SHARED / "manifest.json").read_text("utf-8"))
+    }
     paths = sorted(
         p.relative_to(dataset.SHARED).as_posix()
         for folder in ("real/camera", "real/full")
         for p in (dataset.SHARED / folder).glob("*.jpg")
     )
-    flagged: dict[str, list[bool]] = {"test folds": [], "dev folds": [], "all": []}
-    names = []
+    pixel: dict[str, list[bool]] = {"test folds": [], "dev folds": [], "all": []}
+    verdict: dict[str, list[bool]] = {"camera's own bytes": [], "jpegtran crops": []}
+    flagged = []
     for path in paths:
         report = check(dataset.SHARED / path, options=Options(preview=False))
-        edited = report.verdict.label == "edited"
+        by_pixels = "edited_regions" in report.verdict.reasons
         split = "test folds" if folds.get(path) in composites.TEST_FOLDS else "dev folds"
-        flagged[split].append(edited)
-        flagged["all"].append(edited)
-        if edited:
-            names.append(f"{path} ({report.edited.probability}; {report.verdict.reasons})")
-    print("\n== Pristine camera originals (real/camera + real/full), full check()")
-    for split, flags in flagged.items():
+        pixel[split].append(by_pixels)
+        pixel["all"].append(by_pixels)
+        cropped = entries[path]["transform"].startswith("jpegtran-crop")
+        edited = report.verdict.label == "edited"
+        verdict["jpegtran crops" if cropped else "camera's own bytes"].append(edited)
+        if by_pixels or (edited and not cropped):
+            flagged.append(f"{path} ({report.edited.probability}; {report.verdict.reasons})")
+    print("\n== Pristine camera pictures (real/camera + real/full), full check()")
+    for split, flags in pixel.items():
         if flags:
-            print(f"{split}: {sum(flags)}/{len(flags)} = {np.mean(flags):.1%} called 'edited'")
-    for n in names:
+            print(
+                f"edited by the pixel analyses, {split}: {sum(flags)}/{len(flags)} = "
+                f"{np.mean(flags):.1%}"
+            )
+    for kind, flags in verdict.items():
+        if flags:
+            print(
+                f"verdict 'edited' (any evidence), {kind}: {sum(flags)}/{len(flags)} = "
+                f"{np.mean(flags):.1%}"
+            )
+    for n in flagged:
         print(f"  flagged: {n}")
 
 
