@@ -304,7 +304,9 @@ def fuse(
             if copy_move.map is not None
             else np.zeros_like(smooth)
         )
-        fused = np.maximum(fused, cm_map)
+        # The verified pair is the evidence; the learned map's weaker areas join it only when
+        # the fusion is convinced on its own.
+        fused = np.maximum(fused, cm_map) if decision else cm_map
         probability = max(probability, float(copy_move.score or 0.0))
         decision = True
         regions = _copy_move_regions(copy_move) + regions
