@@ -224,6 +224,55 @@ def compare_command(
     raise typer.Exit(EXIT_OK)
 
 
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
+    data: Annotated[
+        Path, typer.Option("--data", help="Folder for uploads, pages and the database.")
+    ] = Path("photoloupe-data"),
+    db: Annotated[
+        str | None, typer.Option("--db", help="sqlite:///path (default: a file under --data).")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", help="Require 'Authorization: Bearer TOKEN'.")
+    ] = None,
+    max_upload_mb: Annotated[
+        int, typer.Option("--max-upload-mb", min=1, help="Largest upload accepted.")
+    ] = 100,
+    rate: Annotated[
+        float, typer.Option("--rate", min=0.1, help="Requests per minute per client address.")
+    ] = 60.0,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=64, help="Analyses running at once.")
+    ] = 2,
+) -> None:
+    """Run the newsroom desk: a web page and a REST API (see docs/server.md)."""
+    import uvicorn
+
+    from photoloupe.server import ServerConfig, create_app
+    from photoloupe.server.storage import UnsupportedDatabase
+
+    config = ServerConfig(
+        data_dir=data,
+        db_url=db,
+        token=token or None,
+        max_upload_bytes=max_upload_mb * 1024 * 1024,
+        rate_per_minute=rate,
+        workers=workers,
+    )
+    try:
+        server_app = create_app(config)
+    except UnsupportedDatabase as exc:
+        stderr.print(str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+    except OSError as exc:
+        stderr.print(f"Cannot use the data folder {data}: {exc.strerror or exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    uvicorn.run(server_app, host=host, port=port, log_level="info")
+    raise typer.Exit(EXIT_OK)
+
+
 def _options(trust_anchors: Path | None, *, preview: bool) -> Options:
     if trust_anchors is None:
         return Options(preview=preview)

@@ -1,0 +1,434 @@
+"""The desk's FastAPI application: `create_app(ServerConfig(...))`.
+
+Layers, outermost first: the guard (token, rate limit: answers before any body is read), the
+body size limit (while the body streams), then the routes. Every error reaches the client as
+`{"error": {"code", "message"}}`, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, Query, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from photoloupe import __version__
+from photoloupe.report.compare_schema import COMPARE_SCHEMA_ID
+from photoloupe.report.schema import SCHEMA_ID
+from photoloupe.server import pages
+from photoloupe.server.config import MB, ServerConfig
+from photoloupe.server.jobs import Analyser, Busy, JobFailed, JobResult, check_job, compare_job
+from photoloupe.server.limits import BodyLimitMiddleware, RateLimiter, error_body
+from photoloupe.server.storage import (
+    ID_PATTERN,
+    Case,
+    CaseStore,
+    Files,
+    check_key,
+    clean_name,
+    compare_key,
+    new_id,
+    open_store,
+)
+
+API = "/api/v1"
+HEALTH = f"{API}/health"
+RETRY_AFTER_BUSY = 10
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    422: "invalid_request",
+    429: "rate_limited",
+    503: "busy",
+}
+CaseId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A case id (32 hex digits).")]
+Lang = Annotated[Literal["en", "ar"], Query(description="Language of the page.")]
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {"type": "object"}}},
+    }
+}
+
+
+class ApiError(HTTPException):
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(status, message, headers)
+        self.code = code
+
+
+@dataclass
+class Upload:
+    sha256: str
+    name: str
+    temp: str | None  # still to be moved to its sha256 name, or deleted
+
+
+class Desk:
+    """What the routes share: configuration, the case store, the files and the pool."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.files = Files(config.data_dir)
+        self.store: CaseStore = open_store(config.db_url, config.data_dir)
+        self.analyser = Analyser(config.workers, config.queue, config.pool)
+
+    # -- uploads
+
+    async def receive(self, request: Request, fields: tuple[str, ...]) -> list[Upload]:
+        import hashlib
+
+        try:
+            form = await request.form(max_files=len(fields), max_fields=len(fields) + 4)
+        except HTTPException:
+            raise
+        except Exception:
+            raise ApiError(400, "bad_request", "The request body is not a readable form.") from None
+        uploads: list[Upload] = []
+        try:
+            for field in fields:
+                item = form.get(field)
+                if not isinstance(item, UploadFile):
+                    raise ApiError(
+                        422,
+                        "missing_file",
+                        f"Send the picture as a multipart file field {field!r}.",
+                    )
+                fd, temp = self.files.temp_file()
+                upload = Upload("", clean_name(item.filename), temp)
+                uploads.append(upload)
+                digest, size = hashlib.sha256(), 0
+                with os.fdopen(fd, "wb") as fh:
+                    while chunk := await item.read(1 << 20):
+                        size += len(chunk)
+                        if size > self.config.max_upload_bytes:
+                            raise ApiError(413, "too_large", _too_large(self.config))
+                        digest.update(chunk)
+                        fh.write(chunk)
+                upload.sha256 = digest.hexdigest()
+        except BaseException:
+            self.discard(uploads)
+            raise
+        finally:
+            await form.close()
+        return uploads
+
+    def discard(self, uploads: list[Upload]) -> None:
+        for upload in uploads:
+            if upload.temp is not None:
+                with suppress(OSError):
+                    os.unlink(upload.temp)
+                upload.temp = None
+
+    def keep(self, upload: Upload) -> str:
+        assert upload.temp is not None
+        path = self.files.keep(upload.temp, upload.sha256)
+        upload.temp = None
+        return str(path)
+
+    # -- analyses
+
+    async def check(self, upload: Upload) -> tuple[Case, dict[str, Any]]:
+        key = check_key(upload.sha256)
+        if (case := self.store.find(key)) is not None:
+            self.discard([upload])
+            return self._stored(case)
+        path = self.keep(upload)
+
+        def finish(res: JobResult) -> Case:
+            if not res["ok"]:
+                self.files.forget(upload.sha256)  # not a picture: nothing worth keeping
+                raise JobFailed(res["code"], res["message"])
+            case = Case(new_id(), "check", upload.sha256, upload.name, res["label"], _now())
+            return self._save(key, case, res)
+
+        args = (path, upload.name, self.config.max_upload_bytes)
+        return self._stored(await self._run(key, check_job, args, finish))
+
+    async def compare(self, original: Upload, suspect: Upload) -> tuple[Case, dict[str, Any]]:
+        key = compare_key(original.sha256, suspect.sha256)
+        if (case := self.store.find(key)) is not None:
+            self.discard([original, suspect])
+            return self._stored(case)
+        paths = (self.keep(original), self.keep(suspect))
+
+        def finish(res: JobResult) -> Case:
+            if not res["ok"]:
+                raise JobFailed(res["code"], res["message"])
+            case = Case(
+                new_id(),
+                "compare",
+                original.sha256,
+                original.name,
+                res["label"],
+                _now(),
+                suspect_sha256=suspect.sha256,
+                suspect_name=suspect.name,
+            )
+            return self._save(key, case, res)
+
+        args = (paths, (original.name, suspect.name), self.config.max_upload_bytes)
+        return self._stored(await self._run(key, compare_job, args, finish))
+
+    async def _run(self, key: str, fn: Any, args: tuple[Any, ...], finish: Any) -> Case:
+        try:
+            future = self.analyser.submit(key, fn, args, finish)
+        except Busy:
+            raise ApiError(
+                503,
+                "busy",
+                "The desk is busy with other analyses; try again shortly.",
+                {"Retry-After": str(RETRY_AFTER_BUSY)},
+            ) from None
+        try:
+            case: Case = await asyncio.wrap_future(future)
+        except JobFailed as exc:
+            headers = {"Retry-After": str(RETRY_AFTER_BUSY)} if exc.status == 503 else None
+            raise ApiError(exc.status, exc.code, exc.message, headers) from None
+        return case
+
+    def _save(self, key: str, case: Case, res: JobResult) -> Case:
+        for lang, html_gz in res["pages"].items():
+            self.files.write_page(case.id, lang, html_gz)
+        return self.store.add(key, case, res["result"])
+
+    def _stored(self, case: Case) -> tuple[Case, dict[str, Any]]:
+        found = self.store.get(case.id)
+        if found is None:
+            raise ApiError(404, "not_found", "No such case.")
+        return found
+
+    def case(self, case_id: str, kind: str) -> tuple[Case, dict[str, Any]]:
+        found = self.store.get(case_id)
+        if found is None or found[0].kind != kind:
+            raise ApiError(
+                404,
+                "not_found",
+                f"No {'report' if kind == 'check' else 'comparison'} with this id.",
+            )
+        return found
+
+    def page(self, case_id: str, kind: str, lang: str) -> HTMLResponse:
+        self.case(case_id, kind)
+        html = self.files.read_page(case_id, lang)
+        if html is None:
+            raise ApiError(404, "not_found", "This page is not available.")
+        return html_response(html)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _too_large(config: ServerConfig) -> str:
+    return f"The upload is larger than the limit of {config.max_upload_bytes / MB:g} MB."
+
+
+def html_response(html: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        html,
+        status,
+        headers={
+            "Content-Security-Policy": pages.CSP,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+class GuardMiddleware:
+    """Token and rate limit, answered before the request body is read."""
+
+    def __init__(self, app: ASGIApp, token: str | None, limiter: RateLimiter) -> None:
+        self.app = app
+        self.token = token.encode() if token else None
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") == HEALTH:
+            await self.app(scope, receive, send)
+            return
+        if self.token is not None:
+            auth = dict(scope.get("headers", [])).get(b"authorization", b"")
+            scheme, _, given = auth.partition(b" ")
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
+                body = error_body("unauthorized", "This desk needs an API token (Bearer).")
+                response: Response = JSONResponse(body, 401, headers={"WWW-Authenticate": "Bearer"})
+                await response(scope, receive, send)
+                return
+        client = scope.get("client")
+        wait = self.limiter.take(client[0] if client else "unknown")
+        if wait > 0:
+            body = error_body("rate_limited", "Too many requests from this address; slow down.")
+            response = JSONResponse(body, 429, headers={"Retry-After": str(int(wait) + 1)})
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class PerRouteBodyLimit(BodyLimitMiddleware):
+    """A comparison carries two files, so its body may be twice one file's limit."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).endswith("compare"):
+            inner = BodyLimitMiddleware(self.app, 2 * self.limit)
+            await inner(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    desk = Desk(config)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        desk.analyser.shutdown()
+        desk.store.close()
+
+    # Swagger UI and ReDoc load their code from a CDN; the desk is offline, so /docs is ours.
+    app = FastAPI(
+        title="photoloupe desk",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        lifespan=lifespan,
+    )
+    app.state.desk = desk
+    app.add_middleware(PerRouteBodyLimit, limit=config.max_upload_bytes)
+    app.add_middleware(
+        GuardMiddleware,
+        token=config.token,
+        limiter=RateLimiter(config.rate_per_minute, config.rate_burst),
+    )
+    _errors(app)
+
+    @app.get("/", response_class=HTMLResponse, summary="Upload page", include_in_schema=True)
+    async def index() -> HTMLResponse:
+        return html_response(pages.upload_page(int(config.max_upload_bytes // MB)))
+
+    @app.get("/docs", response_class=HTMLResponse, summary="This list of endpoints")
+    async def docs() -> HTMLResponse:
+        return html_response(pages.docs_page(app.openapi()))
+
+    @app.get(HEALTH, summary="Liveness and load")
+    async def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "version": __version__,
+            "schema": SCHEMA_ID,
+            "compare_schema": COMPARE_SCHEMA_ID,
+            "analyses": {
+                "in_flight": desk.analyser.in_flight,
+                "capacity": desk.analyser.capacity,
+            },
+        }
+
+    @app.post(f"{API}/check", summary="Examine one picture", openapi_extra=_UPLOAD_BODY)
+    async def check(request: Request) -> dict[str, Any]:
+        (upload,) = await desk.receive(request, ("file",))
+        case, report = await desk.check(upload)
+        return {"id": case.id, "report": report}
+
+    @app.get(f"{API}/reports/{{case_id}}", summary="A report as JSON (photoloupe.report/1)")
+    async def report_json(case_id: CaseId) -> dict[str, Any]:
+        return desk.case(case_id, "check")[1]
+
+    @app.get("/reports/{case_id}", response_class=HTMLResponse, summary="A report page")
+    async def report_html(case_id: CaseId, lang: Lang = "en") -> HTMLResponse:
+        return desk.page(case_id, "check", lang)
+
+    @app.post(
+        f"{API}/compare", summary="Compare a copy with its original", openapi_extra=_UPLOAD_BODY
+    )
+    async def compare(request: Request) -> dict[str, Any]:
+        original, suspect = await desk.receive(request, ("original", "suspect"))
+        case, comparison = await desk.compare(original, suspect)
+        return {"id": case.id, "comparison": comparison}
+
+    @app.get(f"{API}/comparisons/{{case_id}}", summary="A comparison as JSON")
+    async def comparison_json(case_id: CaseId) -> dict[str, Any]:
+        return desk.case(case_id, "compare")[1]
+
+    @app.get("/comparisons/{case_id}", response_class=HTMLResponse, summary="A comparison page")
+    async def comparison_html(case_id: CaseId, lang: Lang = "en") -> HTMLResponse:
+        return desk.page(case_id, "compare", lang)
+
+    @app.get(f"{API}/cases", summary="History, newest first")
+    async def cases(
+        page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+        per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+        q: Annotated[str | None, Query(max_length=200, description="Name or sha256 prefix")] = None,
+        start: Annotated[date | None, Query(alias="from", description="First day (UTC)")] = None,
+        end: Annotated[date | None, Query(alias="to", description="Last day (UTC)")] = None,
+    ) -> dict[str, Any]:
+        found = desk.store.search(q=q, start=start, end=end, page=page, per_page=per_page)
+        return {
+            "page": page,
+            "per_page": per_page,
+            "total": found.total,
+            "items": [c.summary() for c in found.items],
+        }
+
+    # The upload page's form targets: the same work, answered with a page instead of JSON.
+    @app.post("/upload", include_in_schema=False)
+    async def upload_form(request: Request) -> Response:
+        try:
+            (upload,) = await desk.receive(request, ("file",))
+            case, _ = await desk.check(upload)
+        except ApiError as exc:
+            return html_response(pages.error_page(exc.status_code, exc.detail), exc.status_code)
+        form = await request.form()
+        lang = "ar" if form.get("lang") == "ar" else "en"
+        return RedirectResponse(f"/reports/{case.id}?lang={lang}", status_code=303)
+
+    @app.post("/upload-compare", include_in_schema=False)
+    async def upload_compare_form(request: Request) -> Response:
+        try:
+            original, suspect = await desk.receive(request, ("original", "suspect"))
+            case, _ = await desk.compare(original, suspect)
+        except ApiError as exc:
+            return html_response(pages.error_page(exc.status_code, exc.detail), exc.status_code)
+        return RedirectResponse(f"/comparisons/{case.id}", status_code=303)
+
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        code = getattr(exc, "code", None) or _CODES.get(exc.status_code, "error")
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Name the fields, not the values: a value may be whatever a client sent.
+        parts = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("path", "query"))
+            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        return JSONResponse(error_body("invalid_request", "; ".join(parts) or "Invalid."), 422)
+
+    @app.exception_handler(Exception)
+    async def internal(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            error_body("internal_error", f"Internal error ({type(exc).__name__})."), 500
+        )

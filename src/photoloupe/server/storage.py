@@ -1,0 +1,281 @@
+"""Where the desk keeps its cases (a small repository over SQLite) and its uploads (by sha256).
+
+`CaseStore` is the only code that speaks SQL; a PostgreSQL store can be added beside
+`SqliteCaseStore` with the same methods. Uploads are named by the sha256 of their content,
+never by the client's file name, and are only ever looked up by that hash.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+import secrets
+import sqlite3
+import tempfile
+import threading
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+ID_PATTERN = r"^[0-9a-f]{32}$"
+SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+_ID = re.compile(ID_PATTERN)
+LANGS = ("en", "ar")
+Kind = Literal["check", "compare"]
+
+
+class UnsupportedDatabase(ValueError):
+    """A `--db` URL the desk cannot use (yet)."""
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    kind: Kind
+    sha256: str
+    name: str
+    label: str
+    created: str
+    suspect_sha256: str | None = None
+    suspect_name: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "created": self.created,
+            "label": self.label,
+            "name": self.name,
+            "sha256": self.sha256,
+        }
+        if self.kind == "compare":
+            out["suspect_name"] = self.suspect_name
+            out["suspect_sha256"] = self.suspect_sha256
+        return out
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Case]
+    total: int
+
+
+class CaseStore(Protocol):
+    def find(self, key: str) -> Case | None: ...
+    def get(self, case_id: str) -> tuple[Case, dict[str, Any]] | None: ...
+    def add(self, key: str, case: Case, result: dict[str, Any]) -> Case: ...
+    def search(
+        self, *, q: str | None, start: date | None, end: date | None, page: int, per_page: int
+    ) -> Page: ...
+    def close(self) -> None: ...
+
+
+def valid_id(case_id: str) -> bool:
+    return bool(_ID.match(case_id))
+
+
+def new_id() -> str:
+    return secrets.token_hex(16)
+
+
+def check_key(sha256: str) -> str:
+    return f"check:{sha256}"
+
+
+def compare_key(original: str, suspect: str) -> str:
+    return f"compare:{original}:{suspect}"
+
+
+def clean_name(name: str | None, fallback: str = "upload") -> str:
+    """A client's file name made safe to keep and show: no folders, no control characters."""
+    if not name:
+        return fallback
+    name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
+    name = name.lstrip(".") or fallback
+    return name[:200]
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cases (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    name TEXT NOT NULL,
+    suspect_sha256 TEXT,
+    suspect_name TEXT,
+    label TEXT NOT NULL,
+    created TEXT NOT NULL,
+    result TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cases_created ON cases (created);
+CREATE INDEX IF NOT EXISTS cases_sha256 ON cases (sha256);
+"""
+_COLUMNS = "id, kind, sha256, name, label, created, suspect_sha256, suspect_name"
+
+
+class SqliteCaseStore:
+    """Cases in one SQLite file; one connection behind a lock (the desk's writes are few)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.executescript(_SCHEMA)
+
+    def _case(self, row: tuple[Any, ...]) -> Case:
+        return Case(*row)
+
+    def find(self, key: str) -> Case | None:
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM cases WHERE key = ?", (key,)
+            ).fetchone()
+        return self._case(row) if row else None
+
+    def get(self, case_id: str) -> tuple[Case, dict[str, Any]] | None:
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_COLUMNS}, result FROM cases WHERE id = ?", (case_id,)
+            ).fetchone()
+        if not row:
+            return None
+        result: dict[str, Any] = json.loads(row[-1])
+        return self._case(row[:-1]), result
+
+    def add(self, key: str, case: Case, result: dict[str, Any]) -> Case:
+        """Store `case` unless one with the same key exists; return the stored one."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO cases (id, key, kind, sha256, name, suspect_sha256,"
+                " suspect_name, label, created, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    case.id,
+                    key,
+                    case.kind,
+                    case.sha256,
+                    case.name,
+                    case.suspect_sha256,
+                    case.suspect_name,
+                    case.label,
+                    case.created,
+                    json.dumps(result, ensure_ascii=False),
+                ),
+            )
+        stored = self.find(key)
+        assert stored is not None
+        return stored
+
+    def search(
+        self, *, q: str | None, start: date | None, end: date | None, page: int, per_page: int
+    ) -> Page:
+        where: list[str] = []
+        args: list[Any] = []
+        if q:
+            like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            clause = "name LIKE ? ESCAPE '\\' OR suspect_name LIKE ? ESCAPE '\\'"
+            args += [like, like]
+            prefix = q.strip().lower()
+            if re.fullmatch(r"[0-9a-f]{4,64}", prefix):
+                clause += " OR sha256 LIKE ? OR suspect_sha256 LIKE ?"
+                args += [prefix + "%", prefix + "%"]
+            where.append(f"({clause})")
+        # `created` is ISO 8601 in UTC, so text order is time order.
+        if start is not None:
+            where.append("created >= ?")
+            args.append(start.isoformat())
+        if end is not None:
+            where.append("created < ?")
+            args.append((end + timedelta(days=1)).isoformat())
+        sql_where = f"WHERE {' AND '.join(where)}" if where else ""
+        with self._lock:
+            total = self._conn.execute(f"SELECT COUNT(*) FROM cases {sql_where}", args).fetchone()
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM cases {sql_where} ORDER BY created DESC, rowid DESC"
+                " LIMIT ? OFFSET ?",
+                [*args, per_page, (page - 1) * per_page],
+            ).fetchall()
+        return Page(items=[self._case(r) for r in rows], total=int(total[0]))
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def open_store(db_url: str | None, data_dir: Path) -> CaseStore:
+    """The case store for `db_url` (`sqlite:///path`); None means `data_dir/photoloupe.db`."""
+    if db_url is None:
+        return SqliteCaseStore(data_dir / "photoloupe.db")
+    if db_url.startswith("sqlite:///"):
+        path = db_url[len("sqlite:///") :]
+        if not path or path == ":memory:":
+            raise UnsupportedDatabase("A sqlite:/// URL needs a file path.")
+        return SqliteCaseStore(Path(path))
+    if db_url.startswith(("postgresql:", "postgres:")):
+        raise UnsupportedDatabase(
+            "PostgreSQL is not supported yet; use sqlite:///path (or leave --db out)."
+        )
+    raise UnsupportedDatabase(f"Unsupported database URL scheme: {db_url.split(':', 1)[0]!r}.")
+
+
+class Files:
+    """The desk's files under `data_dir`: uploads by sha256, rendered report pages by case id."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.uploads = data_dir / "uploads"
+        self.pages = data_dir / "pages"
+        self.incoming = data_dir / "incoming"
+        for folder in (self.uploads, self.pages, self.incoming):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def upload_path(self, sha256: str) -> Path:
+        if not SHA256_PATTERN.match(sha256):
+            raise ValueError("not a sha256")
+        return self.uploads / sha256[:2] / sha256
+
+    def temp_file(self) -> tuple[int, str]:
+        return tempfile.mkstemp(dir=self.incoming, prefix="up-")
+
+    def keep(self, temp: str, sha256: str) -> Path:
+        """Move a finished temp upload to its sha256 name (a no-op when already there)."""
+        dest = self.upload_path(sha256)
+        dest.parent.mkdir(exist_ok=True)
+        os.replace(temp, dest)
+        return dest
+
+    def forget(self, sha256: str) -> None:
+        self.upload_path(sha256).unlink(missing_ok=True)
+
+    def page_path(self, case_id: str, lang: str) -> Path:
+        if not valid_id(case_id) or lang not in LANGS:
+            raise ValueError("bad page key")
+        return self.pages / f"{case_id}.{lang}.html.gz"
+
+    def write_page(self, case_id: str, lang: str, html_gz: bytes) -> None:
+        dest = self.page_path(case_id, lang)
+        fd, tmp = tempfile.mkstemp(dir=self.pages, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(html_gz)
+        os.replace(tmp, dest)
+
+    def read_page(self, case_id: str, lang: str) -> str | None:
+        try:
+            return gzip.decompress(self.page_path(case_id, lang).read_bytes()).decode("utf-8")
+        except FileNotFoundError:
+            return None
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
