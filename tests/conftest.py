@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.postgres_fixture import postgres_server, postgres_url  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 HAVE_SHARED = SHARED.is_dir()
@@ -41,3 +43,12 @@ def shared_files(folder: str) -> list[Path]:
     if not base.is_dir():
         return []
     return sorted(p for p in base.rglob("*") if p.is_file())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A `--db` URL for each backend: a SQLite file, and a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'cases.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url

@@ -1,8 +1,9 @@
-"""Where the desk keeps its cases (a small repository over SQLite) and its uploads (by sha256).
+"""Where the desk keeps its cases (SQLite or PostgreSQL) and its uploads (by sha256).
 
-`CaseStore` is the only code that speaks SQL; a PostgreSQL store can be added beside
-`SqliteCaseStore` with the same methods. Uploads are named by the sha256 of their content,
-never by the client's file name, and are only ever looked up by that hash.
+`CaseStore` is the only code that speaks SQL: `SqliteCaseStore` (the default, a file under
+`--data`) and `PostgresCaseStore` (`--db postgresql://...`, psycopg 3) behave the same and
+are tested against the same cases. Uploads are named by the sha256 of their content, never by
+the client's file name, and are only ever looked up by that hash.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sqlite3
 import tempfile
 import threading
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -30,7 +32,7 @@ Kind = Literal["check", "compare"]
 
 
 class UnsupportedDatabase(ValueError):
-    """A `--db` URL the desk cannot use (yet)."""
+    """A `--db` URL the desk cannot use: an unknown scheme, or a database it cannot reach."""
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ class SqliteCaseStore:
                     case.suspect_name,
                     case.label,
                     case.created,
-                    json.dumps(result, ensure_ascii=False),
+                    json.dumps(result, ensure_ascii=True),  # a lone surrogate is not UTF-8
                 ),
             )
         stored = self.find(key)
@@ -180,11 +182,10 @@ class SqliteCaseStore:
         where: list[str] = []
         args: list[Any] = []
         if q:
-            like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            like = _like(q)
             clause = "name LIKE ? ESCAPE '\\' OR suspect_name LIKE ? ESCAPE '\\'"
             args += [like, like]
-            prefix = q.strip().lower()
-            if re.fullmatch(r"[0-9a-f]{4,64}", prefix):
+            if (prefix := _sha_prefix(q)) is not None:
                 clause += " OR sha256 LIKE ? OR suspect_sha256 LIKE ?"
                 args += [prefix + "%", prefix + "%"]
             where.append(f"({clause})")
@@ -210,8 +211,155 @@ class SqliteCaseStore:
             self._conn.close()
 
 
+def _like(q: str) -> str:
+    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _sha_prefix(q: str) -> str | None:
+    prefix = q.strip().lower()
+    return prefix if re.fullmatch(r"[0-9a-f]{4,64}", prefix) else None
+
+
+_PG_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cases (
+    seq BIGSERIAL UNIQUE,
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    name TEXT NOT NULL,
+    suspect_sha256 TEXT,
+    suspect_name TEXT,
+    label TEXT NOT NULL,
+    created TEXT COLLATE "C" NOT NULL,
+    result TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cases_created ON cases (created);
+CREATE INDEX IF NOT EXISTS cases_sha256 ON cases (sha256);
+"""
+# Any constant: two desks starting at once on one database create the schema one at a time.
+_PG_SCHEMA_LOCK = 0x70686F746F
+
+
+class PostgresCaseStore:
+    """Cases in a PostgreSQL database (psycopg 3); one connection behind a lock, like SQLite.
+
+    The columns match the SQLite store's (ISO 8601 text for `created`, the result as JSON
+    text), so both stores answer the same queries the same way. `seq` takes the place of
+    SQLite's rowid as the tie-break between cases created in the same microsecond. Name search
+    is case-insensitive (ILIKE), as SQLite's LIKE is for ASCII. A dropped connection (the
+    server restarted) is opened again once before the request fails.
+    """
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg
+        except ImportError as exc:  # pragma: no cover - psycopg is a declared dependency
+            raise UnsupportedDatabase("PostgreSQL needs psycopg: pip install psycopg") from exc
+        self._psycopg = psycopg
+        self._url = url
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn = self._connect()
+            with self._conn.transaction():
+                self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_SCHEMA_LOCK,))
+                for statement in filter(str.strip, _PG_SCHEMA.split(";")):
+                    self._conn.execute(statement)
+
+    def _connect(self) -> Any:
+        try:
+            return self._psycopg.connect(self._url, autocommit=True, connect_timeout=10)
+        except self._psycopg.Error as exc:
+            # libpq's message names the host and the reason, never the password.
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UnsupportedDatabase(f"Cannot connect to PostgreSQL: {reason}") from None
+
+    def _run(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement under the lock; reconnect once if the connection was lost."""
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    cur = self._conn.execute(sql, args)
+                    return list(cur.fetchall()) if cur.description else []
+                except self._psycopg.OperationalError:
+                    if attempt == 2 or not self._conn.closed:
+                        raise
+                    self._conn = self._connect()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def find(self, key: str) -> Case | None:
+        rows = self._run(f"SELECT {_COLUMNS} FROM cases WHERE key = %s", (key,))
+        return Case(*rows[0]) if rows else None
+
+    def get(self, case_id: str) -> tuple[Case, dict[str, Any]] | None:
+        rows = self._run(f"SELECT {_COLUMNS}, result FROM cases WHERE id = %s", (case_id,))
+        if not rows:
+            return None
+        result: dict[str, Any] = json.loads(rows[0][-1])
+        return Case(*rows[0][:-1]), result
+
+    def add(self, key: str, case: Case, result: dict[str, Any]) -> Case:
+        """Store `case` unless one with the same key exists; return the stored one."""
+        self._run(
+            "INSERT INTO cases (id, key, kind, sha256, name, suspect_sha256, suspect_name,"
+            " label, created, result) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            (
+                case.id,
+                key,
+                case.kind,
+                case.sha256,
+                case.name,
+                case.suspect_sha256,
+                case.suspect_name,
+                case.label,
+                case.created,
+                # ASCII escapes: PostgreSQL text takes neither NUL nor a lone surrogate.
+                json.dumps(result, ensure_ascii=True),
+            ),
+        )
+        stored = self.find(key)
+        assert stored is not None
+        return stored
+
+    def search(
+        self, *, q: str | None, start: date | None, end: date | None, page: int, per_page: int
+    ) -> Page:
+        where: list[str] = []
+        args: list[Any] = []
+        if q:
+            like = _like(q)
+            clause = "name ILIKE %s ESCAPE '\\' OR suspect_name ILIKE %s ESCAPE '\\'"
+            args += [like, like]
+            if (prefix := _sha_prefix(q)) is not None:
+                clause += " OR sha256 LIKE %s OR suspect_sha256 LIKE %s"
+                args += [prefix + "%", prefix + "%"]
+            where.append(f"({clause})")
+        if start is not None:
+            where.append("created >= %s")
+            args.append(start.isoformat())
+        if end is not None:
+            where.append("created < %s")
+            args.append((end + timedelta(days=1)).isoformat())
+        sql_where = f"WHERE {' AND '.join(where)}" if where else ""
+        # `created` is ISO 8601 in UTC with the "C" collation (byte order, as in SQLite), so
+        # text order is time order whatever the database's locale.
+        total = self._run(f"SELECT COUNT(*) FROM cases {sql_where}", args)
+        rows = self._run(
+            f"SELECT {_COLUMNS} FROM cases {sql_where}"
+            " ORDER BY created DESC, seq DESC LIMIT %s OFFSET %s",
+            [*args, per_page, (page - 1) * per_page],
+        )
+        return Page(items=[Case(*r) for r in rows], total=int(total[0][0]))
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
 def open_store(db_url: str | None, data_dir: Path) -> CaseStore:
-    """The case store for `db_url` (`sqlite:///path`); None means `data_dir/photoloupe.db`."""
+    """The case store for `db_url`: None means `data_dir/photoloupe.db`; `sqlite:///path`, or
+    `postgresql://user:password@host:port/dbname` (any libpq URL, `?host=/socket/dir` too)."""
     if db_url is None:
         return SqliteCaseStore(data_dir / "photoloupe.db")
     if db_url.startswith("sqlite:///"):
@@ -219,10 +367,8 @@ def open_store(db_url: str | None, data_dir: Path) -> CaseStore:
         if not path or path == ":memory:":
             raise UnsupportedDatabase("A sqlite:/// URL needs a file path.")
         return SqliteCaseStore(Path(path))
-    if db_url.startswith(("postgresql:", "postgres:")):
-        raise UnsupportedDatabase(
-            "PostgreSQL is not supported yet; use sqlite:///path (or leave --db out)."
-        )
+    if db_url.startswith(("postgresql://", "postgres://")):
+        return PostgresCaseStore(db_url)
     raise UnsupportedDatabase(f"Unsupported database URL scheme: {db_url.split(':', 1)[0]!r}.")
 
 
