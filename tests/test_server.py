@@ -19,6 +19,7 @@ from photoloupe.server import ServerConfig, create_app
 from photoloupe.server import jobs as jobs_module
 from photoloupe.server.limits import RateLimiter
 from photoloupe.server.storage import UnsupportedDatabase, clean_name, open_store
+from tests.postgres_fixture import fresh_database
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -32,11 +33,20 @@ def make_client(tmp: Path, **overrides: Any) -> TestClient:
     return TestClient(create_app(ServerConfig(**settings)), raise_server_exceptions=False)
 
 
-@pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    # The shipped configuration: analyses in worker processes.
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def desk(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    # The shipped configuration: analyses in worker processes; once per database backend.
     data = tmp_path_factory.mktemp("desk")
-    with make_client(data, pool="process", queue=64) as client:
+    if request.param == "sqlite":
+        with make_client(data, pool="process", queue=64) as client:
+            yield client
+        return
+    with (
+        fresh_database(request.getfixturevalue("postgres_server")) as url,
+        make_client(data, pool="process", queue=64, db_url=url) as client,
+    ):
         yield client
 
 
@@ -112,8 +122,8 @@ def test_compare(desk: TestClient) -> None:
     assert bad.status_code == 422 and "suspect" in bad.json()["error"]["message"]
 
 
-def test_cases_paging_and_search(tmp_path: Path) -> None:
-    with make_client(tmp_path) as client:
+def test_cases_paging_and_search(tmp_path: Path, db_url: str) -> None:
+    with make_client(tmp_path, db_url=db_url) as client:
         ids = []
         for name, data in (("first.jpg", HARBOUR), ("second.jpg", EDITED)):
             r = client.post("/api/v1/check", files={"file": (name, data, "image/jpeg")})
@@ -243,7 +253,7 @@ def test_busy_pool_is_503(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         assert first.result().status_code == 200
 
 
-def test_concurrent_uploads_good_and_hostile(tmp_path: Path) -> None:
+def test_concurrent_uploads_good_and_hostile(tmp_path: Path, db_url: str) -> None:
     hostile = [
         os.urandom(5000),
         HARBOUR[: len(HARBOUR) // 3],
@@ -252,7 +262,7 @@ def test_concurrent_uploads_good_and_hostile(tmp_path: Path) -> None:
         b"GIF89a\xff\xff\xff\xff",
     ]
     uploads = [HARBOUR, EDITED, *hostile] * 3
-    with make_client(tmp_path, queue=32) as client:
+    with make_client(tmp_path, queue=32, db_url=db_url) as client:
 
         def post(data: bytes) -> int:
             r = client.post("/api/v1/check", files={"file": ("f.jpg", data)})
@@ -304,7 +314,7 @@ def test_database_urls(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'x.db'}", tmp_path)
     store.close()
     assert (tmp_path / "x.db").exists()
-    with pytest.raises(UnsupportedDatabase, match="PostgreSQL"):
-        open_store("postgresql://localhost/desk", tmp_path)
+    with pytest.raises(UnsupportedDatabase, match="Cannot connect to PostgreSQL"):
+        open_store(f"postgresql:///desk?host={tmp_path}&port=1", tmp_path)
     with pytest.raises(UnsupportedDatabase):
         open_store("mysql://x", tmp_path)
