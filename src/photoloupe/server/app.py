@@ -321,9 +321,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     )
     _errors(app)
 
-    @app.get("/", response_class=HTMLResponse, summary="Upload page", include_in_schema=True)
-    async def index() -> HTMLResponse:
-        return html_response(pages.upload_page(int(config.max_upload_bytes // MB)))
+    # Pages first: `/api/v1/reports/{id}.pdf` must match before the JSON route.
+    pages.register(app, desk)
 
     @app.get("/docs", response_class=HTMLResponse, summary="This list of endpoints")
     async def docs() -> HTMLResponse:
@@ -352,10 +351,6 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def report_json(case_id: CaseId) -> dict[str, Any]:
         return desk.case(case_id, "check")[1]
 
-    @app.get("/reports/{case_id}", response_class=HTMLResponse, summary="A report page")
-    async def report_html(case_id: CaseId, lang: Lang = "en") -> HTMLResponse:
-        return desk.page(case_id, "check", lang)
-
     @app.post(
         f"{API}/compare", summary="Compare a copy with its original", openapi_extra=_UPLOAD_BODY
     )
@@ -367,10 +362,6 @@ def create_app(config: ServerConfig) -> FastAPI:
     @app.get(f"{API}/comparisons/{{case_id}}", summary="A comparison as JSON")
     async def comparison_json(case_id: CaseId) -> dict[str, Any]:
         return desk.case(case_id, "compare")[1]
-
-    @app.get("/comparisons/{case_id}", response_class=HTMLResponse, summary="A comparison page")
-    async def comparison_html(case_id: CaseId, lang: Lang = "en") -> HTMLResponse:
-        return desk.page(case_id, "compare", lang)
 
     @app.get(f"{API}/cases", summary="History, newest first")
     async def cases(

@@ -1,28 +1,216 @@
-"""The desk's own HTML: the upload page and an offline endpoint list in place of Swagger UI.
+"""The desk's own pages: upload, case history, the bar over stored reports, PDF export.
 
-Plain HTML and inline CSS only: the desk must work with no network, so no page loads
-anything from elsewhere.
+Everything a page needs is served by the desk itself (`/static/desk.js`, inline CSS, `data:`
+images): the desk must work with no network, so no page loads anything from elsewhere. Every
+label comes from the report catalogues (`desk.*` keys), in English and Arabic.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
+import os
+import re
+import threading
+from datetime import date
+from functools import cache
 from html import escape
-from typing import Any
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlencode
+
+import jinja2
+from fastapi import FastAPI, Query, Response
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse
+
+from photoloupe.report.translate import catalogue, t
+from photoloupe.server.storage import ID_PATTERN
+
+if TYPE_CHECKING:
+    from photoloupe.server.app import Desk
 
 _STYLE = """
 body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}
-form{border:1px solid #ccc;border-radius:6px;padding:1rem;margin:1rem 0}
-label{display:block;margin:.5rem 0}button{font-size:1rem;padding:.4rem 1rem}
 code{background:#f2f2f2;padding:0 .2rem}table{border-collapse:collapse;width:100%}
 td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left;vertical-align:top}
 .err{color:#a00}
 """
 
 CSP = (
-    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; connect-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+
+# The bar over every desk page and stored report; hidden when printed.
+BAR_CSS = """
+.desk-bar{display:flex;flex-wrap:wrap;gap:.3rem 1.2rem;align-items:center;padding:.45rem 1rem;
+ background:#1d2127;color:#fff;font:15px/1.4 system-ui,"Noto Sans","DejaVu Sans",sans-serif}
+.desk-bar a{color:#fff}.desk-bar .brand{font-weight:700;margin-inline-end:auto}
+@media print{.desk-bar{display:none}}
+"""
+
+# WeasyPrint: DejaVu Sans covers Latin and Arabic, so Arabic is shaped with one known font.
+PRINT_CSS = """
+html body,html[lang="ar"] body,h1,h2,h3,h4,p,li,td,th,figcaption,summary,.chip{
+ font-family:"DejaVu Sans",sans-serif !important}
+code,.mono{font-family:"DejaVu Sans Mono",monospace !important}
+.desk-bar,.opctl,.overlay input.op{display:none !important}
+details{display:block}
+"""
+
+# Route annotations live here (not imported from app.py, which imports this module).
+CaseId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A case id (32 hex digits).")]
+Lang = Annotated[Literal["en", "ar"], Query(description="Language of the page.")]
+STATIC = {"desk.js": "text/javascript; charset=utf-8"}
+_PDF_LOCK = threading.Lock()  # one PDF at a time: WeasyPrint is CPU- and memory-heavy
+
+
+def _dir(lang: str) -> str:
+    return "rtl" if lang == "ar" else "ltr"
+
+
+@cache
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("photoloupe.server", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _render(name: str, lang: str, **values: Any) -> str:
+    def ui(key: str, **fill: object) -> str:
+        return t(key, lang, **fill)
+
+    template = _env().get_template(name)
+    return template.render(lang=lang, dir=_dir(lang), ui=ui, bar_css=BAR_CSS, **values)
+
+
+def desk_bar(lang: str, here: str, *, pdf: str | None = None) -> str:
+    """The navigation bar: brand, new check, history, PDF (reports), the other language."""
+    other = "en" if lang == "ar" else "ar"
+    links = [
+        f'<a href="/?lang={lang}">{escape(t("desk.new_check", lang))}</a>',
+        f'<a href="/cases?lang={lang}" id="desk-history">'
+        f"{escape(t('desk.back_history', lang))}</a>",
+    ]
+    if pdf is not None:
+        links.append(
+            f'<a href="{escape(pdf)}" id="desk-pdf" download>'
+            f"{escape(t('desk.download_pdf', lang))}</a>"
+        )
+    sep = "&amp;" if "?" in here else "?"
+    switch = f"{here}{sep}lang={other}"
+    links.append(
+        f'<a href="{escape(switch)}" id="desk-lang" hreflang="{other}" lang="{other}">'
+        f"{'العربية' if other == 'ar' else 'English'}</a>"
+    )
+    return (
+        f'<nav class="desk-bar" dir="{_dir(lang)}" aria-label="{escape(t("desk.title", lang))}">'
+        f'<span class="brand">{escape(t("desk.title", lang))}</span>{"".join(links)}</nav>'
+    )
+
+
+def with_bar(html: str, bar: str) -> str:
+    """A stored page with the desk's bar at the top of its body (its own CSS stays intact)."""
+    html = html.replace("</head>", f"<style>{BAR_CSS}</style></head>", 1)
+    return re.sub(r"<body[^>]*>", lambda m: m.group(0) + bar, html, count=1)
+
+
+def for_print(html: str) -> str:
+    return html.replace("</head>", f"<style>{PRINT_CSS}</style></head>", 1)
+
+
+def render_pdf(html: str) -> bytes:
+    """A report page as PDF (WeasyPrint, print CSS, DejaVu Sans), with no network access."""
+    import weasyprint
+    from weasyprint.urls import URLFetcher
+
+    # Only `data:` URLs (the report's own images); anything else is refused, never fetched.
+    fetcher = URLFetcher(allowed_protocols=["data"], allow_redirects=False)
+    with _PDF_LOCK:
+        pdf: bytes = weasyprint.HTML(string=for_print(html), url_fetcher=fetcher).write_pdf()
+    return pdf
+
+
+def upload_page(max_mb: int, lang: str = "en") -> str:
+    return _render("upload.html.j2", lang, max_mb=max_mb, bar=desk_bar(lang, "/"))
+
+
+def _label(label: str, lang: str) -> str:
+    for prefix in ("verdict.label.", "compare.relation."):
+        if prefix + label in catalogue("en"):
+            return t(prefix + label, lang)
+    return label
+
+
+def cases_page(
+    desk: Desk,
+    lang: str,
+    q: str | None,
+    start: date | None,
+    end: date | None,
+    page: int,
+    per_page: int = 20,
+) -> str:
+    found = desk.store.search(q=q, start=start, end=end, page=page, per_page=per_page)
+    rows = []
+    for case in found.items:
+        path = "reports" if case.kind == "check" else "comparisons"
+        name = case.name if case.kind == "check" else f"{case.name} ↔ {case.suspect_name}"
+        rows.append(
+            {
+                "name": name,
+                "sha": case.sha256[:12],
+                "date": case.created[:19].replace("T", " "),
+                "kind": t(f"desk.kind.{case.kind}", lang),
+                "label": _label(case.label, lang),
+                "href": f"/{path}/{case.id}?lang={lang}",
+            }
+        )
+    pages = max(1, math.ceil(found.total / per_page))
+    query: dict[str, str] = {"lang": lang}
+    if q:
+        query["q"] = q
+    if start:
+        query["from"] = start.isoformat()
+    if end:
+        query["to"] = end.isoformat()
+
+    def href(n: int) -> str:
+        return "/cases?" + urlencode({**query, "page": str(n)})
+
+    here = "/cases?" + urlencode({k: v for k, v in query.items() if k != "lang"})
+    return _render(
+        "cases.html.j2",
+        lang,
+        bar=desk_bar(lang, here.rstrip("?")),
+        rows=rows,
+        q=q or "",
+        start=start.isoformat() if start else "",
+        end=end.isoformat() if end else "",
+        page=page,
+        pages=pages,
+        total=found.total,
+        prev_href=href(page - 1) if page > 1 else None,
+        next_href=href(page + 1) if page < pages else None,
+    )
+
+
+def error_page(status: int, message: str, lang: str = "en") -> str:
+    return _render(
+        "error.html.j2",
+        lang,
+        bar=desk_bar(lang, "/"),
+        status=status,
+        message=message,
+    )
 
 
 def _page(title: str, body: str) -> str:
@@ -31,37 +219,6 @@ def _page(title: str, body: str) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
         f"<body>{body}</body></html>"
-    )
-
-
-def upload_page(max_mb: int) -> str:
-    return _page(
-        "photoloupe desk",
-        f"""<h1>photoloupe desk</h1>
-<p>Examine a picture for evidence of its origin, AI generation or editing. Everything stays on
-this machine. Files up to {max_mb} MB.</p>
-<form method="post" action="/upload" enctype="multipart/form-data">
-<h2>Check a picture</h2>
-<label>Picture <input type="file" name="file" accept="image/*" required></label>
-<label>Report language <select name="lang"><option value="en">English</option>
-<option value="ar">العربية</option></select></label>
-<button type="submit">Check</button>
-</form>
-<form method="post" action="/upload-compare" enctype="multipart/form-data">
-<h2>Compare a copy with its claimed original</h2>
-<label>Original <input type="file" name="original" accept="image/*" required></label>
-<label>Suspect copy <input type="file" name="suspect" accept="image/*" required></label>
-<button type="submit">Compare</button>
-</form>
-<p><a href="/docs">API</a> · <a href="/api/v1/cases">history (JSON)</a></p>""",
-    )
-
-
-def error_page(status: int, message: str) -> str:
-    return _page(
-        "photoloupe desk: error",
-        f'<h1>Cannot examine this file</h1><p class="err">{escape(message)}</p>'
-        f'<p>(HTTP {status})</p><p><a href="/">Back</a></p>',
     )
 
 
@@ -81,3 +238,96 @@ def docs_page(openapi: dict[str, Any]) -> str:
         '<code>{"error": {"code", "message"}}</code>.</p>'
         "<table><tr><th>Method</th><th>Path</th><th>What</th></tr>" + "".join(rows) + "</table>",
     )
+
+
+def _static(name: str) -> bytes:
+    return resources.files("photoloupe.server").joinpath("static", name).read_bytes()
+
+
+def register(app: FastAPI, desk: Desk) -> None:
+    """The page routes. Registered before the API's, so `/api/v1/reports/{id}.pdf` wins."""
+    from photoloupe.server.app import ApiError, html_response
+    from photoloupe.server.config import MB
+
+    @app.get("/", response_class=HTMLResponse, summary="Upload page")
+    async def index(lang: Lang = "en") -> HTMLResponse:
+        return html_response(upload_page(int(desk.config.max_upload_bytes // MB), lang))
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static(name: str) -> Response:
+        if name not in STATIC:
+            raise ApiError(404, "not_found", "No such file.")
+        return Response(
+            _static(name),
+            media_type=STATIC[name],
+            headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"},
+        )
+
+    @app.get("/reports/{case_id}", response_class=HTMLResponse, summary="A report page")
+    async def report_html(case_id: CaseId, lang: Lang = "en") -> HTMLResponse:
+        page = _stored(desk, case_id, "check", lang)
+        pdf = f"/api/v1/reports/{case_id}.pdf?lang={lang}"
+        return html_response(with_bar(page, desk_bar(lang, f"/reports/{case_id}", pdf=pdf)))
+
+    @app.get("/comparisons/{case_id}", response_class=HTMLResponse, summary="A comparison page")
+    async def comparison_html(case_id: CaseId, lang: Lang = "en") -> HTMLResponse:
+        page = _stored(desk, case_id, "compare", lang)
+        return html_response(with_bar(page, desk_bar(lang, f"/comparisons/{case_id}")))
+
+    @app.get("/cases", response_class=HTMLResponse, summary="Case history page")
+    async def cases_html(
+        lang: Lang = "en",
+        page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+        start: Annotated[str | None, Query(alias="from")] = None,
+        end: Annotated[str | None, Query(alias="to")] = None,
+    ) -> HTMLResponse:
+        # An empty date field in the search form arrives as "": treat it as no bound.
+        return html_response(cases_page(desk, lang, q or None, _date(start), _date(end), page))
+
+    @app.get(
+        "/api/v1/reports/{case_id}.pdf",
+        summary="A report as PDF",
+        response_class=Response,
+        responses={200: {"content": {"application/pdf": {}}}},
+    )
+    async def report_pdf(case_id: CaseId, lang: Lang = "en") -> Response:
+        cached = Path(desk.config.data_dir) / "pdf" / f"{case_id}.{lang}.pdf"
+        if cached.is_file():
+            data = cached.read_bytes()
+        else:
+            page = _stored(desk, case_id, "check", lang)
+            data = await asyncio.to_thread(render_pdf, page)
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            temp = cached.with_suffix(f".{os.getpid()}.tmp")
+            temp.write_bytes(data)
+            os.replace(temp, cached)
+        return Response(
+            data,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'inline; filename="photoloupe-{case_id[:12]}-{lang}.pdf"',
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+
+def _date(value: str | None) -> date | None:
+    from photoloupe.server.app import ApiError
+
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ApiError(422, "invalid_request", "Dates are YYYY-MM-DD.") from None
+
+
+def _stored(desk: Desk, case_id: str, kind: str, lang: str) -> str:
+    from photoloupe.server.app import ApiError
+
+    desk.case(case_id, kind)
+    html = desk.files.read_page(case_id, lang)
+    if html is None:
+        raise ApiError(404, "not_found", "This page is not available.")
+    return html

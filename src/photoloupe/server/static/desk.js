@@ -1,0 +1,96 @@
+// photoloupe desk: upload with progress, drag and drop. No network access beyond this desk.
+// Every message a person reads comes from the form's data-* attributes (translated by the server).
+(function () {
+  "use strict";
+
+  function errorMessage(form, xhr) {
+    try {
+      var body = JSON.parse(xhr.responseText);
+      if (body && body.error && body.error.message) {
+        return form.dataset.error + ": " + body.error.message;
+      }
+    } catch (e) { /* not JSON */ }
+    return form.dataset.error + " (HTTP " + xhr.status + ")";
+  }
+
+  function send(form) {
+    var status = form.querySelector(".status");
+    var bar = form.querySelector("progress");
+    var button = form.querySelector("button[type=submit]");
+    var data = new FormData(form);
+    data.delete("lang");
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.dataset.api);
+    xhr.responseType = "text";
+    status.className = "status";
+    bar.hidden = false;
+    bar.value = 0;
+    button.disabled = true;
+    xhr.upload.onprogress = function (ev) {
+      if (ev.lengthComputable) {
+        var percent = Math.round((100 * ev.loaded) / ev.total);
+        bar.value = percent;
+        status.textContent = form.dataset.uploading.replace("{percent}", String(percent));
+      }
+    };
+    xhr.upload.onload = function () {
+      bar.value = 100;
+      bar.removeAttribute("value"); // indeterminate while the analysis runs
+      status.textContent = form.dataset.analysing;
+    };
+    xhr.onload = function () {
+      button.disabled = false;
+      if (xhr.status === 200) {
+        var id = JSON.parse(xhr.responseText).id;
+        window.location.assign(form.dataset.target + id + "?lang=" + form.dataset.lang);
+        return;
+      }
+      bar.hidden = true;
+      status.className = "status err";
+      status.textContent = errorMessage(form, xhr);
+    };
+    xhr.onerror = function () {
+      button.disabled = false;
+      bar.hidden = true;
+      status.className = "status err";
+      status.textContent = form.dataset.network;
+    };
+    xhr.send(data);
+  }
+
+  document.querySelectorAll("form[data-api]").forEach(function (form) {
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      send(form);
+    });
+  });
+
+  var drop = document.getElementById("drop");
+  var input = document.getElementById("file");
+  var checkForm = document.getElementById("check-form");
+  if (drop && input && checkForm) {
+    ["dragenter", "dragover"].forEach(function (name) {
+      drop.addEventListener(name, function (ev) {
+        ev.preventDefault();
+        drop.classList.add("over");
+      });
+    });
+    ["dragleave", "drop"].forEach(function (name) {
+      drop.addEventListener(name, function (ev) {
+        ev.preventDefault();
+        drop.classList.remove("over");
+      });
+    });
+    drop.addEventListener("drop", function (ev) {
+      if (ev.dataTransfer && ev.dataTransfer.files.length) {
+        input.files = ev.dataTransfer.files;
+        send(checkForm);
+      }
+    });
+    input.addEventListener("change", function () {
+      if (input.files && input.files.length) {
+        send(checkForm);
+      }
+    });
+  }
+})();
