@@ -1,4 +1,4 @@
-"""End to end in a browser: upload through the page, read the verdict, switch to Arabic, get the PDF.
+"""End to end in a browser: upload via the page, read the verdict, switch to Arabic, get the PDF.
 
 Playwright drives Debian's chromium (`/usr/bin/chromium`); no browser is ever downloaded. The
 desk runs with uvicorn in a thread on a free loopback port with a temporary data folder.
