@@ -4,7 +4,7 @@ Starts `photoloupe serve` on a free loopback port with a temporary --data folder
 uploads at once, and prints how many got each status code and the p50/p95 latency. It asserts
 nothing: 429 (rate limit) and 503 (pool full) are the desk protecting itself, not failures.
 
-    .venv/bin/python benchmarks/serve.py [--rate 6000] [--workers 2]
+    .venv/bin/python benchmarks/serve.py [--rate 6000] [--workers 2] [--db postgresql://...]
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=6000.0, help="server --rate (per minute)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--db", default=None, help="server --db (default: SQLite under --data)")
     args = parser.parse_args()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -59,6 +60,8 @@ def main() -> None:
             sys.executable, "-m", "photoloupe.cli", "serve", "--port", str(port),
             "--data", data, "--rate", str(args.rate), "--workers", str(args.workers),
         ]  # fmt: skip
+        if args.db:
+            cmd += ["--db", args.db]
         server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 60
@@ -92,7 +95,11 @@ def main() -> None:
     latencies = sorted(t for _, t in results)
     p50 = statistics.median(latencies)
     p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
-    print(f"{len(results)} concurrent uploads, {args.workers} workers, rate {args.rate:g}/min")
+    backend = "PostgreSQL" if args.db and args.db.startswith("postgres") else "SQLite"
+    print(
+        f"{len(results)} concurrent uploads, {args.workers} workers, rate {args.rate:g}/min,"
+        f" {backend}"
+    )
     for status, n in sorted(counts.items()):
         print(f"  {status}: {n}")
     print(f"latency p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, wall {wall:.1f} s")

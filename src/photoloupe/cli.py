@@ -232,7 +232,10 @@ def serve_command(
         Path, typer.Option("--data", help="Folder for uploads, pages and the database.")
     ] = Path("photoloupe-data"),
     db: Annotated[
-        str | None, typer.Option("--db", help="sqlite:///path (default: a file under --data).")
+        str | None,
+        typer.Option(
+            "--db", help="sqlite:///path or postgresql://... (default: SQLite under --data)."
+        ),
     ] = None,
     token: Annotated[
         str | None, typer.Option("--token", help="Require 'Authorization: Bearer TOKEN'.")
