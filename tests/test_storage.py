@@ -149,3 +149,14 @@ def test_unreachable_postgres_is_a_clean_error(tmp_path: Path) -> None:
     url = f"postgresql:///x?host={tmp_path}&port=1&connect_timeout=2"
     with pytest.raises(UnsupportedDatabase, match="Cannot connect to PostgreSQL"):
         open_store(url, tmp_path)
+
+
+def test_serve_refuses_an_unreachable_postgres(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from photoloupe.cli import app
+
+    url = f"postgresql:///x?host={tmp_path}&port=1"
+    result = CliRunner().invoke(app, ["serve", "--data", str(tmp_path), "--db", url])
+    assert result.exit_code == 2
+    assert "Cannot connect to PostgreSQL" in result.output
