@@ -98,6 +98,14 @@ def test_upload_verdict_arabic_pdf(base_url: str) -> None:
             verdict.wait_for(timeout=10_000)
             labels = [v for k, v in en.items() if k.startswith("verdict.label.")]
             assert any(label in verdict.inner_text() for label in labels)
+            # desk.js gives every map overlay a continuous opacity slider.
+            slider = page.locator(".overlay .opslider").first
+            slider.wait_for(timeout=10_000)
+            slider.fill("20")
+            opacity = page.locator(".overlay .ovmap").first.evaluate(
+                "el => getComputedStyle(el).opacity"
+            )
+            assert abs(float(opacity) - 0.2) < 0.01
             page.screenshot(path=str(ARTIFACTS / "e2e-report-en.png"), full_page=True)
 
             page.click("#desk-lang")

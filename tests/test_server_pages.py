@@ -63,6 +63,7 @@ def test_static_js(desk: TestClient) -> None:
     r = desk.get("/static/desk.js")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
     assert "XMLHttpRequest" in r.text and "upload.onprogress" in r.text
+    assert "opslider" in r.text
     assert "http" not in r.text.replace("HTTP ", "")
     assert desk.get("/static/..%2Fapp.py").status_code == 404
     assert desk.get("/static/other.js").status_code == 404
@@ -80,6 +81,9 @@ def test_report_page_has_bar(desk: TestClient, harbour: str, lang: str) -> None:
     assert f'href="/reports/{harbour}?lang={other}"' in html
     assert f'href="/cases?lang={lang}"' in html
     assert catalogue(lang)["desk.download_pdf"] in html
+    # On the desk (not in the stored, script-free report) the maps get an opacity slider.
+    assert '<script src="/static/desk.js" defer></script>' in html
+    assert 'class="ovmap"' in html and 'class="opctl"' in html
     # The verdict comes before the evidence, and the bar before both.
     assert html.index('class="desk-bar"') < html.index(catalogue(lang)["ui.title"], 600)
     _offline(html)

@@ -120,7 +120,10 @@ def desk_bar(lang: str, here: str, *, pdf: str | None = None) -> str:
 def with_bar(html: str, bar: str) -> str:
     """A stored page with the desk's bar at the top of its body (its own CSS stays intact)."""
     html = html.replace("</head>", f"<style>{BAR_CSS}</style></head>", 1)
-    return re.sub(r"<body[^>]*>", lambda m: m.group(0) + bar, html, count=1)
+    # The stored report has no script (it must open anywhere); on the desk, desk.js adds a
+    # continuous opacity slider to each map overlay.
+    script = '<script src="/static/desk.js" defer></script>'
+    return re.sub(r"<body[^>]*>", lambda m: m.group(0) + bar + script, html, count=1)
 
 
 def for_print(html: str) -> str:

@@ -93,4 +93,33 @@
       }
     });
   }
+
+  // Report pages: a continuous opacity slider beside each map's preset levels.
+  document.querySelectorAll(".overlay").forEach(function (box) {
+    var map = box.querySelector(".ovmap");
+    var controls = box.querySelector(".opctl");
+    if (!map || !controls) {
+      return;
+    }
+    var slider = document.createElement("input");
+    slider.type = "range";
+    slider.min = "0";
+    slider.max = "100";
+    slider.value = "65";
+    slider.className = "opslider";
+    slider.setAttribute("aria-label", controls.textContent.split(":")[0].trim());
+    slider.addEventListener("input", function () {
+      map.style.opacity = String(Number(slider.value) / 100);
+    });
+    box.querySelectorAll("input.op").forEach(function (preset) {
+      preset.addEventListener("change", function () {
+        map.style.opacity = "";
+        var level = /op(\d+)/.exec(preset.className.replace("op op", "op"));
+        if (level) {
+          slider.value = level[1];
+        }
+      });
+    });
+    controls.appendChild(slider);
+  });
 })();
