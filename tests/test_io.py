@@ -281,6 +281,17 @@ def test_broken_png_data_is_an_error_not_a_black_picture() -> None:
         load_picture(broken_idat_png(), name="broken.png")
 
 
+def test_truncated_data_is_refused_even_if_another_library_flipped_pillow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # WeasyPrint, imported by the desk's PDF export, sets this process-wide on import.
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with pytest.raises(InputError):
+        load_picture(broken_idat_png(), name="broken.png")
+
+
 def test_size_is_what_the_decoder_produced() -> None:
     """A HEIF clean aperture (clap) larger than the coded image is ignored by the decoder."""
     data = encode(blocks(), "HEIF", quality=95)

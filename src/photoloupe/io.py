@@ -445,6 +445,9 @@ def _decode_bytes(
             if frames > 1:
                 im.seek(0)
             # Decode before reading EXIF: PNG's getexif() decodes, and _orientation() hides errors.
+            # Another library in the same process may have switched Pillow to padding
+            # truncated files (WeasyPrint does, on import); photoloupe refuses them.
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
             im.load()
             width, height = im.size  # the decoder may correct the declared size
             icc = im.info.get("icc_profile") or None

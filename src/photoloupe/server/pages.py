@@ -133,7 +133,12 @@ def for_print(html: str) -> str:
 def render_pdf(html: str) -> bytes:
     """A report page as PDF (WeasyPrint, print CSS, DejaVu Sans), with no network access."""
     import weasyprint
+    from PIL import ImageFile
     from weasyprint.urls import URLFetcher
+
+    # Importing WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES to True, which
+    # would let truncated uploads through the desk's intake as half-black pictures.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
 
     # Only `data:` URLs (the report's own images); anything else is refused, never fetched.
     fetcher = URLFetcher(allowed_protocols=["data"], allow_redirects=False)
