@@ -63,7 +63,7 @@ def test_static_js(desk: TestClient) -> None:
     r = desk.get("/static/desk.js")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
     assert "XMLHttpRequest" in r.text and "upload.onprogress" in r.text
-    assert "opslider" in r.text
+    assert "opslider" in r.text and "swipeslider" in r.text
     assert "http" not in r.text.replace("HTTP ", "")
     assert desk.get("/static/..%2Fapp.py").status_code == 404
     assert desk.get("/static/other.js").status_code == 404
@@ -124,6 +124,8 @@ def test_history_page(desk: TestClient, harbour: str) -> None:
     cmp_page = desk.get(f"/comparisons/{comparison}?lang=ar")
     assert cmp_page.status_code == 200 and 'class="desk-bar"' in cmp_page.text
     assert '<html lang="ar" dir="rtl">' in cmp_page.text
+    # desk.js turns the stored view's divider into a swipe slider on the desk.
+    assert '<script src="/static/desk.js" defer></script>' in cmp_page.text
 
 
 def _pdf_text(data: bytes) -> str:

@@ -122,4 +122,25 @@
     });
     controls.appendChild(slider);
   });
+
+  // Comparison pages: a swipe slider over the stored view's draggable divider.
+  document.querySelectorAll(".stage").forEach(function (stage) {
+    var top = stage.querySelector(".swipe-top");
+    if (!top) {
+      return;
+    }
+    var slider = document.createElement("input");
+    slider.type = "range";
+    slider.min = "0";
+    slider.max = "100";
+    slider.value = "50";
+    slider.className = "swipeslider";
+    slider.style.width = stage.style.width || "100%";
+    slider.style.maxWidth = "100%";
+    slider.style.display = "block";
+    slider.addEventListener("input", function () {
+      top.style.width = slider.value + "%";
+    });
+    stage.parentNode.insertBefore(slider, stage);
+  });
 })();
