@@ -191,3 +191,16 @@ def test_local_statistics_are_bounded_on_large_pictures() -> None:
     # Measured on every 3rd cell; the skipped cells repeat their measured neighbour.
     assert np.array_equal(stats[0, 0], stats[1, 1])
     assert np.isfinite(stats).all()
+
+
+def test_a_marginal_copy_move_pair_does_not_decide_alone() -> None:
+    pairs = [{"source_box": [10, 20, 64, 64], "target_box": [300, 200, 64, 64]}]
+    weak = Finding(
+        score=0.45,
+        map=_square_map(400, 600, (300, 200, 64, 64)),
+        codes=("copy_move_found",),
+        details={"pairs": pairs},
+    )
+    loc = fuse(400, 600, {"copy_move": weak}, _weights(threshold=0.5))
+    assert not loc.decision and loc.regions == []
+    assert loc.probability is not None and loc.probability <= loc.threshold

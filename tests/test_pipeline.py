@@ -295,3 +295,15 @@ def test_a_local_analysis_marking_an_area_says_it_is_only_one_input() -> None:
     assert marked.codes[-1] == CAVEAT_CODE and len(marked.notes) == 2
     plain = with_caveat(Finding(score=0.0, notes=("None.",), codes=("noise_consistent",)))
     assert plain.codes == ("noise_consistent",)
+
+
+def test_a_crashing_fusion_costs_only_edit_localisation(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(pipeline, "fuse", broken)
+    report = photoloupe.check(EXAMPLES / "harbour.jpg", options=pipeline.Options(preview=False))
+    assert "edit_localizer" in report.verdict.not_checked
+    assert report.edited.probability is None and "edited" not in report.maps
+    assert any("Edit localisation failed" in w for w in report.warnings)
+    assert report.verdict.label == "no-evidence"

@@ -304,12 +304,16 @@ def fuse(
             if copy_move.map is not None
             else np.zeros_like(smooth)
         )
-        # The verified pair is the evidence; the learned map's weaker areas join it only when
-        # the fusion is convinced on its own.
-        fused = np.maximum(fused, cm_map) if decision else cm_map
-        probability = max(probability, float(copy_move.score or 0.0))
-        decision = True
-        regions = _copy_move_regions(copy_move) + regions
+        # A verified pair counts through its own score, against the same threshold: a strong
+        # duplicate decides alone, a marginal one (repeated windows, tiles) does not.
+        cm_score = float(copy_move.score or 0.0)
+        if cm_score > weights.threshold:
+            # The pair is the evidence; the learned map's weaker areas join it only when the
+            # fusion is convinced on its own.
+            fused = np.maximum(fused, cm_map) if decision else cm_map
+            regions = _copy_move_regions(copy_move) + regions
+            decision = True
+        probability = max(probability, cm_score)
     return Localization(
         probability=round(probability, 4),
         threshold=weights.threshold,

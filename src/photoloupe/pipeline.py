@@ -124,8 +124,8 @@ def check(
 
     warnings: list[str] = []
     findings = run_analyses(picture, warnings, timings)
-    localization: Localization = timed(
-        "fusion", lambda: fuse(picture.height, picture.width, findings, pixels=picture.pixels)
+    localization: Localization | None = timed(
+        "fusion", lambda: _fuse_safely(picture, findings, warnings)
     )
 
     verdict, ai_generated, edited = judge(
@@ -166,7 +166,7 @@ def check(
     for key, finding in findings.items():
         if finding.map is not None:
             report.maps[key] = finding.map
-    if localization.map is not None:
+    if localization is not None and localization.map is not None:
         report.maps["edited"] = localization.map
     if options.preview:
         report._preview = make_preview(picture)
@@ -195,6 +195,20 @@ def run_analyses(
         if timings is not None:
             timings[f"analysis.{spec.name}"] = round((time.perf_counter() - t0) * 1000, 2)
     return findings
+
+
+def _fuse_safely(
+    picture: Picture, findings: dict[str, Finding], warnings: list[str]
+) -> Localization | None:
+    # Like an analysis, a failing fusion costs only itself: edit localisation is then listed
+    # as not checked, and the rest of the report stands.
+    try:
+        return fuse(picture.height, picture.width, findings, pixels=picture.pixels)
+    except MemoryError:
+        warnings.append("Edit localisation ran out of memory and was skipped.")
+    except Exception as exc:
+        warnings.append(f"Edit localisation failed ({type(exc).__name__}) and was skipped.")
+    return None
 
 
 def _read_c2pa_in_time(picture: Picture, options: Options) -> C2paInfo:

@@ -41,7 +41,7 @@ td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left;vertical-align:
 
 CSP = (
     "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-    "script-src 'self' 'unsafe-inline'; connect-src 'self'; "
+    "script-src 'self'; connect-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 
