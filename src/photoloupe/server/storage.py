@@ -179,24 +179,7 @@ class SqliteCaseStore:
     def search(
         self, *, q: str | None, start: date | None, end: date | None, page: int, per_page: int
     ) -> Page:
-        where: list[str] = []
-        args: list[Any] = []
-        if q:
-            like = _like(q)
-            clause = "name LIKE ? ESCAPE '\\' OR suspect_name LIKE ? ESCAPE '\\'"
-            args += [like, like]
-            if (prefix := _sha_prefix(q)) is not None:
-                clause += " OR sha256 LIKE ? OR suspect_sha256 LIKE ?"
-                args += [prefix + "%", prefix + "%"]
-            where.append(f"({clause})")
-        # `created` is ISO 8601 in UTC, so text order is time order.
-        if start is not None:
-            where.append("created >= ?")
-            args.append(start.isoformat())
-        if end is not None:
-            where.append("created < ?")
-            args.append((end + timedelta(days=1)).isoformat())
-        sql_where = f"WHERE {' AND '.join(where)}" if where else ""
+        sql_where, args = search_filter(q, start, end, mark="?", ilike="LIKE")
         with self._lock:
             total = self._conn.execute(f"SELECT COUNT(*) FROM cases {sql_where}", args).fetchone()
             rows = self._conn.execute(
@@ -218,6 +201,31 @@ def _like(q: str) -> str:
 def _sha_prefix(q: str) -> str | None:
     prefix = q.strip().lower()
     return prefix if re.fullmatch(r"[0-9a-f]{4,64}", prefix) else None
+
+
+def search_filter(
+    q: str | None, start: date | None, end: date | None, *, mark: str, ilike: str
+) -> tuple[str, list[Any]]:
+    """The WHERE clause and arguments of a case search, for either database: `mark` is the
+    driver's placeholder and `ilike` its case-insensitive LIKE (SQLite's LIKE already is)."""
+    where: list[str] = []
+    args: list[Any] = []
+    if q:
+        like = _like(q)
+        clause = f"name {ilike} {mark} ESCAPE '\\' OR suspect_name {ilike} {mark} ESCAPE '\\'"
+        args += [like, like]
+        if (prefix := _sha_prefix(q)) is not None:
+            clause += f" OR sha256 LIKE {mark} OR suspect_sha256 LIKE {mark}"
+            args += [prefix + "%", prefix + "%"]
+        where.append(f"({clause})")
+    # `created` is ISO 8601 in UTC, so text order is time order.
+    if start is not None:
+        where.append(f"created >= {mark}")
+        args.append(start.isoformat())
+    if end is not None:
+        where.append(f"created < {mark}")
+        args.append((end + timedelta(days=1)).isoformat())
+    return (f"WHERE {' AND '.join(where)}" if where else ""), args
 
 
 _PG_SCHEMA = """
@@ -325,23 +333,7 @@ class PostgresCaseStore:
     def search(
         self, *, q: str | None, start: date | None, end: date | None, page: int, per_page: int
     ) -> Page:
-        where: list[str] = []
-        args: list[Any] = []
-        if q:
-            like = _like(q)
-            clause = "name ILIKE %s ESCAPE '\\' OR suspect_name ILIKE %s ESCAPE '\\'"
-            args += [like, like]
-            if (prefix := _sha_prefix(q)) is not None:
-                clause += " OR sha256 LIKE %s OR suspect_sha256 LIKE %s"
-                args += [prefix + "%", prefix + "%"]
-            where.append(f"({clause})")
-        if start is not None:
-            where.append("created >= %s")
-            args.append(start.isoformat())
-        if end is not None:
-            where.append("created < %s")
-            args.append((end + timedelta(days=1)).isoformat())
-        sql_where = f"WHERE {' AND '.join(where)}" if where else ""
+        sql_where, args = search_filter(q, start, end, mark="%s", ilike="ILIKE")
         # `created` is ISO 8601 in UTC with the "C" collation (byte order, as in SQLite), so
         # text order is time order whatever the database's locale.
         total = self._run(f"SELECT COUNT(*) FROM cases {sql_where}", args)
