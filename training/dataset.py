@@ -180,34 +180,46 @@ def _seed(path: str, salt: str) -> int:
     return int(hashlib.sha256(f"{salt}:{path}".encode()).hexdigest()[:8], 16)
 
 
-def variants(item: Item) -> dict[str, list[np.ndarray]]:
-    """Feature vectors of one file: clean, laundered and small (evaluation), and training copies."""
-    rgb = load_picture(SHARED / item.path).pixels
+def evaluation_views(item: Item, rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """The benchmark's views of one file: clean, laundered, small and laundered_pillow.
+
+    Deterministic per file, so that every model (features, CNN) is measured on the same pixels.
+    """
     rng_eval = np.random.default_rng(_seed(item.path, "eval"))
     factor = float(rng_eval.uniform(0.5, 1.0))
     quality = int(rng_eval.integers(EVAL_QUALITY[0], EVAL_QUALITY[1] + 1))
     h, w = rgb.shape[:2]
     # Never shrink below what the detector reads at all (as `launder` does for training).
     factor = min(1.0, max(factor, MIN_SIDE / min(h, w)))
-    laundered = jpeg(resize(rgb, factor), quality)
     y, x = max(0, (h - TILE) // 2), max(0, (w - TILE) // 2)
-    small = rgb[y : y + TILE, x : x + TILE]
-    rng_train = np.random.default_rng(_seed(item.path, "train"))
-    train = []
+    return {
+        "clean": rgb,
+        "laundered": jpeg(resize(rgb, factor), quality),
+        "laundered_pillow": _pillow_repost(rgb, factor, quality),
+        "small": rgb[y : y + TILE, x : x + TILE],
+    }
+
+
+def training_copies(item: Item, rgb: np.ndarray, salt: str = "train") -> list[np.ndarray]:
+    """Laundered training copies of one file (AUGMENTS[label] of them), deterministic per file."""
+    rng_train = np.random.default_rng(_seed(item.path, salt))
+    copies = []
     for _ in range(AUGMENTS[item.label]):
         source = rgb
         if item.label == 1 and rng_train.random() < 0.5:
             # Every camera photo here carries its camera's JPEG history; give half the AI
             # copies one too, so that "was once a JPEG" stops telling the classes apart.
             source = jpeg(rgb, int(rng_train.integers(85, 99)))
-        train.append(extract_features(launder(source, rng_train)))
-    return {
-        "clean": [extract_features(rgb)],
-        "laundered": [extract_features(laundered)],
-        "laundered_pillow": [extract_features(_pillow_repost(rgb, factor, quality))],
-        "small": [extract_features(small)],
-        "train": train,
-    }
+        copies.append(launder(source, rng_train))
+    return copies
+
+
+def variants(item: Item) -> dict[str, list[np.ndarray]]:
+    """Feature vectors of one file: clean, laundered and small (evaluation), and training copies."""
+    rgb = load_picture(SHARED / item.path).pixels
+    out = {name: [extract_features(view)] for name, view in evaluation_views(item, rgb).items()}
+    out["train"] = [extract_features(copy) for copy in training_copies(item, rgb)]
+    return out
 
 
 def _pillow_repost(rgb: np.ndarray, factor: float, quality: int) -> np.ndarray:
