@@ -32,9 +32,11 @@ typecheck: install
 test: lint typecheck
 	$(BIN)/python -m pytest
 
-# Rebuild the shipped models from ../shared/data (about 15 minutes on 2 cores, no GPU): the
-# quantisation-table library, the AI detector, then the edit-localisation fusion.
+# Rebuild the shipped models from ../shared/data (about 45 minutes on 2 cores, no GPU): the
+# quantisation-table library, the AI detector (features and CNN; the `train` extra brings the
+# CPU build of torch and onnx), then the edit-localisation fusion.
 train: install
+	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
 	$(BIN)/python -m training.build_qtable_library
 	$(BIN)/python -m training.train_detector
 	$(BIN)/python -m training.train_fusion

@@ -107,3 +107,29 @@ def expected_calibration_error(y: Array, probability: Array, bins: int = 10) -> 
             confidence = float((w[mask] * probability[mask]).sum()) / weight
             total += weight * abs(frequency - confidence)
     return total
+
+
+def fit_softmax(
+    x: Array, y: npt.NDArray[np.int64], classes: int, l2: float, weights: Array | None = None
+) -> tuple[Array, Array]:
+    """L2-regularised multinomial logistic regression (L-BFGS). Returns (coef (d, k), intercept
+    (k,)); `y` holds class indices 0..classes-1."""
+    n, d = x.shape
+    w = np.ones(n) if weights is None else weights.astype(np.float64)
+    w = w / w.sum()
+    onehot = np.eye(classes)[y]
+
+    def loss(theta: Array) -> tuple[float, Array]:
+        coef = theta[: d * classes].reshape(d, classes)
+        b = theta[d * classes :]
+        z = x @ coef + b
+        z = z - z.max(axis=1, keepdims=True)
+        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        value = float(-(w[:, None] * onehot * log_p).sum() + 0.5 * l2 * (coef * coef).sum())
+        g = w[:, None] * (np.exp(log_p) - onehot)
+        grad = np.concatenate([(x.T @ g + l2 * coef).ravel(), g.sum(axis=0)])
+        return value, grad
+
+    start = np.zeros(d * classes + classes)
+    result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 2000})
+    return result.x[: d * classes].reshape(d, classes), result.x[d * classes :]

@@ -2,15 +2,16 @@
 
     make train        # or: .venv/bin/python -m training.train_detector
 
-Steps (about 3 minutes on 2 cores, no GPU):
+Steps (about 25 minutes on 2 cores, no GPU; the `train` extra provides torch and onnx):
 1. features of every corpus image, clean and laundered (`training.dataset`, cached);
-2. leave-generator-out predictions (5 folds holding out whole generators and camera makes),
-   used only to fit the calibration and choose the threshold;
-3. the final logistic regression on every laundered training copy;
-4. weights + manifest (with their sha256) into src/photoloupe/detect/weights/.
+2. the residual CNN without each fold, and on every fold (`training.train_cnn`, cached);
+3. leave-generator-out predictions of both models (5 folds holding out whole generators and
+   camera makes), used only to fit the calibrations, the combination and the threshold;
+4. the final logistic regression on every laundered training copy;
+5. weights + manifest (with their sha256) into src/photoloupe/detect/weights/.
 
 Nothing here is tuned on benchmark figures: the regularisation is fixed in advance, and the
-benchmark (`benchmarks/detect.py`) repeats steps 2-3 inside each of its own outer folds.
+benchmark (`benchmarks/detect.py`) repeats steps 3-4 inside each of its own outer folds.
 """
 
 from __future__ import annotations
@@ -24,16 +25,29 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from photoloupe.detect import cnn
+from photoloupe.detect.attribution import FAMILIES, Attributor
 from photoloupe.detect.features import feature_groups, feature_names
 from photoloupe.detect.model import MANIFEST_FILE, WEIGHTS_FILE, DetectorModel
-from training import dataset
-from training.metrics import fit_logistic, fit_platt, sigmoid, threshold_for_fpr
+from training import dataset, train_cnn
+from training.metrics import (
+    balanced_weights,
+    fit_logistic,
+    fit_platt,
+    fit_softmax,
+    sigmoid,
+    threshold_for_fpr,
+)
 
 WEIGHTS_DIR = dataset.ROOT / "src" / "photoloupe" / "detect" / "weights"
 L2 = 1e-2  # fixed before any evaluation; not tuned
 TARGET_FPR = 0.05  # the shipped threshold lets through at most this share of real photos
+# Attribution answers "unknown" unless one family has at least this softmax probability: a
+# majority, fixed in advance (not chosen on any figure).
+ATTRIBUTION_MIN_CONFIDENCE = 0.5
 CALIBRATION_VARIANTS = ("clean", "laundered", "small")
-VERSION = "1.0.0"
+VERSION = "2.0.0"
+CNN_FILE = "detector_cnn.onnx"
 
 Array = npt.NDArray[np.float64]
 
@@ -123,8 +137,88 @@ def calibrate(corpus: Corpus, folds: list[int]) -> tuple[tuple[float, float], fl
     return (a, b), threshold
 
 
+def fit_attributor(corpus: Corpus, model: Fitted, rows: npt.NDArray[np.bool_]) -> Attributor:
+    """Multinomial logistic regression from the standardised features of the AI training
+    copies among `rows` to their generator family, each family weighed equally."""
+    family_of = np.array([FAMILIES.get(str(g), "") for g in corpus.group])
+    rows = rows & (corpus.variant == "train") & (corpus.label == 1) & (family_of != "")
+    families = tuple(sorted(set(family_of[rows].tolist())))
+    y = np.searchsorted(np.array(families), family_of[rows])
+    counts = np.bincount(y, minlength=len(families)).astype(np.float64)
+    x = (corpus.x[rows] - model.mean) / model.scale
+    coef, intercept = fit_softmax(x, y, len(families), L2, 1.0 / counts[y])
+    return Attributor(families, coef, intercept, ATTRIBUTION_MIN_CONFIDENCE)
+
+
+CnnScores = dict[str, dict[str, float]]  # view -> path -> mean logit
+
+
+def cnn_out_of_fold(
+    folds: list[int], outer: tuple[int, ...], scores: dict[tuple[int, ...], CnnScores]
+) -> dict[tuple[str, str], float]:
+    """(view, path) -> logit of the network trained without that file's fold (and without the
+    `outer` folds), over the files of `folds`: the CNN's counterpart of `out_of_fold`."""
+    out: dict[tuple[str, str], float] = {}
+    for k in folds:
+        for view, by_path in scores[tuple(sorted((*outer, k)))].items():
+            out.update({(view, path): logit for path, logit in by_path.items()})
+    return out
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """How the two models' logits become the reported probability, and its threshold."""
+
+    features: tuple[float, float]  # Platt of the features alone
+    cnn: tuple[float, float]  # Platt of the CNN alone
+    combination: tuple[float, float, float]  # (w_features, w_cnn, bias)
+    threshold: float
+
+    def probability(self, feature_logits: Array, cnn_logits: Array) -> Array:
+        w_f, w_c, b = self.combination
+        return sigmoid(w_f * feature_logits + w_c * cnn_logits + b)
+
+
+def calibrate_ensemble(
+    corpus: Corpus,
+    folds: list[int],
+    scores: dict[tuple[int, ...], CnnScores],
+    outer: tuple[int, ...] = (),
+) -> Ensemble:
+    """Fit both Platt scalings, the logistic combination of the two logits and the threshold
+    for TARGET_FPR, all on out-of-fold predictions over `folds` (never on `outer`)."""
+    feature_logits, rows = out_of_fold(corpus, folds, CALIBRATION_VARIANTS)
+    cnn = cnn_out_of_fold(folds, outer, scores)
+    cnn_logits = np.array([cnn[(str(corpus.variant[r]), str(corpus.path[r]))] for r in rows])
+    y = corpus.label[rows]
+    coef, bias = fit_logistic(
+        np.stack([feature_logits, cnn_logits], axis=1), y, l2=1e-6, weights=balanced_weights(y)
+    )
+    ensemble = Ensemble(
+        features=fit_platt(feature_logits, y),
+        cnn=fit_platt(cnn_logits, y),
+        combination=(float(coef[0]), float(coef[1]), bias),
+        threshold=0.5,
+    )
+    probability = ensemble.probability(feature_logits, cnn_logits)
+    threshold = max(0.5, threshold_for_fpr(probability[y == 0], TARGET_FPR))
+    return Ensemble(ensemble.features, ensemble.cnn, ensemble.combination, threshold)
+
+
+def cnn_scores(folds: list[int], pairs: bool) -> dict[tuple[int, ...], CnnScores]:
+    """Held-out CNN logits of networks trained without each fold (and, for the benchmark's
+    nested calibration, without each pair of folds); trained once, then cached."""
+    data = train_cnn.load_data()
+    sets = [s for s in train_cnn.all_fold_sets(folds) if pairs or len(s) == 1]
+    return {s: train_cnn.scores_without(data, s) for s in sets}
+
+
 def save(
-    model: Fitted, calibration: tuple[float, float], threshold: float, extra: dict[str, object]
+    model: Fitted,
+    ensemble: Ensemble,
+    onnx_bytes: bytes,
+    attributor: Attributor,
+    extra: dict[str, object],
 ) -> Path:
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
@@ -134,17 +228,32 @@ def save(
         scale=model.scale.astype(np.float32),
         coef=model.coef.astype(np.float32),
         intercept=np.float32(model.intercept),
-        calibration=np.asarray(calibration, dtype=np.float32),
+        calibration=np.asarray(ensemble.features, dtype=np.float32),
+        cnn_calibration=np.asarray(ensemble.cnn, dtype=np.float32),
+        combination=np.asarray(ensemble.combination, dtype=np.float32),
+        attribution_coef=attributor.coef.astype(np.float32),
+        attribution_intercept=attributor.intercept.astype(np.float32),
     )
     blob = buf.getvalue()
     (WEIGHTS_DIR / WEIGHTS_FILE).write_bytes(blob)
+    (WEIGHTS_DIR / CNN_FILE).write_bytes(onnx_bytes)
     manifest = {
-        "name": "photoloupe-residual-logistic",
+        "name": "photoloupe-residual-ensemble",
         "version": VERSION,
         "sha256": hashlib.sha256(blob).hexdigest(),
-        "threshold": round(threshold, 6),
+        "threshold": round(ensemble.threshold, 6),
         "features": len(feature_names()),
         "groups": {k: list(v) for k, v in feature_groups().items()},
+        "cnn": {
+            "file": CNN_FILE,
+            "sha256": hashlib.sha256(onnx_bytes).hexdigest(),
+            "crop": cnn.CROP,
+            "grid": cnn.GRID,
+        },
+        "attribution": {
+            "families": list(attributor.families),
+            "min_confidence": attributor.min_confidence,
+        },
         "training": extra,
     }
     (WEIGHTS_DIR / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n", "utf-8")
@@ -175,21 +284,25 @@ def model_without(corpus: Corpus, excluded: tuple[int, ...]) -> DetectorModel:
 def main() -> None:
     corpus = load_corpus()
     folds = sorted(set(corpus.fold.tolist()))
-    calibration, threshold = calibrate(corpus, folds)
+    ensemble = calibrate_ensemble(corpus, folds, cnn_scores(folds, pairs=False))
     model = fit(corpus, corpus.variant == "train")
-    train = corpus.variant == "train"
+    network = train_cnn.train(train_cnn.load_data(), excluded=())
     extra = {
         "images": len(set(corpus.path.tolist())),
         "ai_images": len(set(corpus.path[corpus.label == 1].tolist())),
         "real_images": len(set(corpus.path[corpus.label == 0].tolist())),
-        "training_tiles": int(train.sum()),
+        "training_tiles": int((corpus.variant == "train").sum()),
         "l2": L2,
         "target_fpr": TARGET_FPR,
+        "cnn_steps": train_cnn.STEPS,
+        "cnn_batch": train_cnn.BATCH,
     }
-    path = save(model, calibration, threshold, extra)
+    attributor = fit_attributor(corpus, model, np.ones(len(corpus.label), bool))
+    path = save(model, ensemble, train_cnn.export(network), attributor, extra)
+    w_f, w_c, b = ensemble.combination
     print(
-        f"wrote {path.relative_to(dataset.ROOT)}: calibration a={calibration[0]:.3f} "
-        f"b={calibration[1]:.3f}, threshold {threshold:.3f}"
+        f"wrote {path.relative_to(dataset.ROOT)} and {CNN_FILE}: combination "
+        f"{w_f:.3f} x features + {w_c:.3f} x cnn + {b:.3f}, threshold {ensemble.threshold:.3f}"
     )
 
 

@@ -20,6 +20,7 @@ from photoloupe.localize import Localization
 from photoloupe.report.schema import (
     AiGenerated,
     AiMarker,
+    Attribution,
     C2paInfo,
     Edited,
     Evidence,
@@ -244,6 +245,8 @@ def judge(
         reliability=reliability,
         evidence=ai_evidence,
         model=model,
+        detectors=_detector_probabilities(detector) if detector_ran else {},
+        attribution=_attribution(detector) if detector_ran else None,
     )
     edited = Edited(
         probability=localization.probability if localization is not None else None,
@@ -270,3 +273,16 @@ def translated_notes(finding: Finding, lang: str) -> list[str]:
         return list(finding.notes)
     known = [f"finding.{code}" for code in finding.codes if f"finding.{code}" in catalogue(lang)]
     return [t(key, lang) for key in known] or list(finding.notes) or [""]
+
+
+def _detector_probabilities(detector: Finding | None) -> dict[str, float]:
+    """Each pixel model's own probability, as the detector reported them."""
+    raw = detector.details.get("detectors") if detector is not None else None
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k): float(v) for k, v in raw.items() if isinstance(v, int | float)}
+
+
+def _attribution(detector: Finding | None) -> Attribution | None:
+    raw = detector.details.get("attribution") if detector is not None else None
+    return Attribution.model_validate(raw) if isinstance(raw, dict) else None

@@ -1,7 +1,8 @@
 """AI-generation detection from the pixels alone.
 
 `detect_ai` is the analysis registered in the pipeline: features of the picture's
-micro-structure (`features.py`), the shipped calibrated model (`model.py`), and a reliability
+micro-structure (`features.py`) and a residual CNN (`cnn.py`), combined and calibrated by the
+shipped model (`model.py`), and a reliability
 that drops to "low" when the picture is too small, too compressed, or when the score does not
 survive a light re-encoding: then the answer is "inconclusive", not "no evidence".
 """
@@ -39,6 +40,7 @@ GROUP_WORDS = {
     "cross_channel": "correlation between colour channels",
     "noise": "noise level and its dependence on brightness",
     "coarse_texture": "coarse luminance texture",
+    "cnn": "residual patterns learned by the neural network",
 }
 
 
@@ -47,7 +49,9 @@ def detect_ai(picture: Picture) -> Finding:
 
     `details` holds: probability, threshold, decision ("ai-generated", "no-evidence",
     "inconclusive"), reliability ("high", "medium", "low"), reasons (why reliability is not
-    high), stability (probabilities of re-encoded copies), contributions (per feature group,
+    high), stability (probabilities of re-encoded copies), detectors (each model's own
+    probability), attribution (nearest generator family, only with evidence of AI generation),
+    contributions (per feature group and the CNN,
     positive towards AI) and model (name, version, sha256).
     """
     model = load_model()
@@ -68,7 +72,9 @@ def detect_ai(picture: Picture) -> Finding:
             },
         )
     tiles = extract_features(rgb)
-    probability = model.probability(model.logit(tiles))
+    feature_logit = model.logit(tiles)
+    cnn_logit = model.cnn.logit(rgb) if model.cnn is not None else None
+    probability = model.combined_probability(feature_logit, cnn_logit)
     stability = _stability(rgb, model)
     reliability, reasons = _reliability(picture, probability, stability, model.threshold)
     if reliability == "low":
@@ -77,7 +83,13 @@ def detect_ai(picture: Picture) -> Finding:
         decision = "ai-generated"
     else:
         decision = "no-evidence"
-    contributions = model.contributions(tiles)
+    contributions = _contributions(model, tiles, cnn_logit)
+    attribution = None
+    if decision == "ai-generated" and model.attributor is not None:
+        attribution = model.attributor.attribute(model.standardised(tiles))
+    detectors = {"features": round(model.probability(feature_logit), 4)}
+    if cnn_logit is not None:
+        detectors["cnn"] = round(model.cnn_probability(cnn_logit), 4)
     return Finding(
         score=probability,
         notes=_notes(probability, model.threshold, decision, reliability, contributions),
@@ -91,6 +103,8 @@ def detect_ai(picture: Picture) -> Finding:
             "reasons": reasons,
             "stability": [round(p, 4) for p in stability],
             "contributions": {k: round(v, 3) for k, v in contributions.items()},
+            "detectors": detectors,
+            "attribution": attribution,
             "model": model_info,
         },
     )
@@ -109,7 +123,26 @@ def _stability(rgb: np.ndarray, model: DetectorModel) -> list[float]:
     if min(region.shape[:2]) * 0.75 >= MIN_SIDE:
         copies.append(resize(region, 0.75))
     # Two central tiles per copy are enough to see a flip, at a third of the cost.
-    return [model.probability(model.logit(extract_features(c, max_tiles=2))) for c in copies]
+    return [
+        model.combined_probability(
+            model.logit(extract_features(c, max_tiles=2)),
+            model.cnn.logit(c) if model.cnn is not None else None,
+        )
+        for c in copies
+    ]
+
+
+def _contributions(
+    model: DetectorModel, tiles: np.ndarray, cnn_logit: float | None
+) -> dict[str, float]:
+    """How much each feature group, and the CNN, pushed the combined logit (positive: AI)."""
+    groups = model.contributions(tiles)
+    if model.combination is None or cnn_logit is None:
+        return groups
+    w_features, w_cnn, _ = model.combination
+    out = {name: w_features * value for name, value in groups.items()}
+    out["cnn"] = w_cnn * cnn_logit
+    return out
 
 
 def _reliability(

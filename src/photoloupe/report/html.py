@@ -337,6 +337,19 @@ class _Builder:
         ai_rows.append(
             Row(self.ui("ui.evidence.reliability"), (self.opt("ui.reliability.", ai.reliability),))
         )
+        if ai.detectors:
+            each = ", ".join(
+                f"{self.ui('ui.detector.' + name)} {self.score(p).text}"
+                for name, p in ai.detectors.items()
+            )
+            ai_rows.append(Row(self.ui("ui.evidence.detectors"), (Cell(each),)))
+        if ai.attribution is not None:
+            family = (
+                self.ui("ui.attribution.unknown")
+                if ai.attribution.family == "unknown"
+                else f"{ai.attribution.label} ({self.score(ai.attribution.confidence).text})"
+            )
+            ai_rows.append(Row(self.ui("ui.evidence.attribution"), (Cell(family),)))
         if ai.model is not None:
             model = f"{ai.model.name} {ai.model.version}".strip()
             ai_rows.append(Row(self.ui("ui.evidence.model"), (Cell(model, ltr=True),)))

@@ -85,6 +85,13 @@ class Evidence(_Model):
     message_ar: str | None = Field(default=None, description="The message in Arabic.")
 
 
+class Attribution(_Model):
+    family: str = Field(description="The nearest known generator family, or `unknown`.")
+    label: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    candidates: dict[str, float] = Field(default_factory=dict)
+
+
 class AiGenerated(_Model):
     probability: float | None = Field(ge=0.0, le=1.0)
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -92,6 +99,16 @@ class AiGenerated(_Model):
     reliability: Reliability
     evidence: list[Evidence] = Field(default_factory=list)
     model: ModelInfo | None = None
+    detectors: dict[str, float] = Field(
+        default_factory=dict,
+        description="Each pixel model's own calibrated probability (features, cnn), before "
+        "they are combined into `probability`.",
+    )
+    attribution: Attribution | None = Field(
+        default=None,
+        description="The known generator family whose traces are closest, or `unknown`; only "
+        "when the detector found evidence of AI generation.",
+    )
 
 
 class Region(_Model):
