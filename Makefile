@@ -42,9 +42,12 @@ train: install
 	$(BIN)/python -m training.train_fusion
 
 # Print the measured figures (not part of `make test`: timings are never test assertions).
+# detect.py trains 15 CNNs the first time (about an hour on 2 cores; cached afterwards).
 bench: install
+	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
 	$(BIN)/python benchmarks/intake.py
 	$(BIN)/python benchmarks/detect.py
+	$(BIN)/python benchmarks/attribution.py
 	$(BIN)/python benchmarks/localize.py
 
 clean:

@@ -266,3 +266,22 @@ def test_scan_into_an_unwritable_place_is_a_usage_error(folder: Path, tmp_path: 
     assert result.returncode == 2
     assert "Cannot write" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_quick_scan_detects_but_says_editing_was_not_checked(
+    folder: Path, tmp_path: Path
+) -> None:
+    full, quick = tmp_path / "full.jsonl", tmp_path / "quick.jsonl"
+    assert _scan(folder, full).returncode == 0
+    assert _scan(folder, quick, "--quick").returncode == 0
+    by_name = {
+        name: {Path(str(r["path"])).name: r for r in _lines(out.read_text("utf-8"))}
+        for name, out in (("full", full), ("quick", quick))
+    }
+    for name in ("a.jpg", "b.png"):
+        fast, slow = by_name["quick"][name], by_name["full"][name]
+        assert set(fast["analyses"]) == {"ai_detector", "thumbnail"}  # type: ignore[arg-type]
+        assert "ela" in slow["analyses"]  # type: ignore[operator]
+        assert fast["ai_generated"] == slow["ai_generated"]
+        assert "edit_localizer" in fast["verdict"]["not_checked"]  # type: ignore[index]
+        assert fast["edited"]["probability"] is None  # type: ignore[index]

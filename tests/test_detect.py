@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from training.metrics import (
 )
 
 import photoloupe
-from photoloupe.detect import detect_ai
+from photoloupe.detect import cnn, detect_ai
+from photoloupe.detect.attribution import FAMILIES, LABELS, Attributor
 from photoloupe.detect.features import TILE, extract_features, feature_groups, feature_names
 from photoloupe.detect.laundering import Laundering, jpeg, launder, resize
 from photoloupe.detect.model import ModelIntegrityError, load_model
@@ -107,6 +109,28 @@ def test_shipped_calibration_is_monotonic() -> None:
     assert np.all(np.diff(probabilities) > 0)
     assert 0.0 < probabilities[0] < 0.5 < probabilities[-1] < 1.0
     assert 0.5 <= model.threshold < 1.0
+
+
+def test_the_combined_probability_rises_with_each_model() -> None:
+    model = load_model()
+    assert model.cnn is not None and model.combination is not None
+    logits = np.linspace(-8, 8, 33)
+    for fixed in (-2.0, 0.0, 2.0):
+        by_features = [model.combined_probability(float(z), fixed) for z in logits]
+        by_cnn = [model.combined_probability(fixed, float(z)) for z in logits]
+        assert np.all(np.diff(by_features) > 0) and np.all(np.diff(by_cnn) > 0)
+        cnn_alone = [model.cnn_probability(float(z)) for z in logits]
+        assert np.all(np.diff(cnn_alone) > 0)
+
+
+def test_the_report_gives_each_models_own_probability() -> None:
+    report = photoloupe.check(ROOT / "examples" / "harbour.jpg")
+    assert set(report.ai_generated.detectors) == {"features", "cnn"}
+    assert all(0.0 <= p <= 1.0 for p in report.ai_generated.detectors.values())
+    finding = detect_ai(load_picture(ROOT / "examples" / "harbour.jpg"))
+    contributions = finding.details["contributions"]
+    assert isinstance(contributions, dict) and {"cnn", "texture"} <= set(contributions)
+    assert finding.details["detectors"] == report.ai_generated.detectors
 
 
 def test_platt_scaling_recovers_a_known_calibration() -> None:
@@ -206,12 +230,35 @@ def test_the_container_does_not_change_the_score() -> None:
 
 
 def test_a_weight_file_whose_hash_does_not_match_is_refused(tmp_path: Path) -> None:
-    for name in ("detector.npz", "detector.json"):
-        shutil.copy(WEIGHTS / name, tmp_path / name)
+    _copy_weights(tmp_path)
     assert load_model(str(tmp_path)).sha256 == load_model().sha256
     blob = bytearray((tmp_path / "detector.npz").read_bytes())
     blob[len(blob) // 2] ^= 0x01
     (tmp_path / "detector.npz").write_bytes(bytes(blob))
+    with pytest.raises(ModelIntegrityError):
+        load_model(str(tmp_path))
+
+
+def _copy_weights(tmp_path: Path) -> None:
+    for name in ("detector.npz", "detector.json", "detector_cnn.onnx"):
+        shutil.copy(WEIGHTS / name, tmp_path / name)
+
+
+def test_a_cnn_file_whose_hash_does_not_match_is_refused(tmp_path: Path) -> None:
+    _copy_weights(tmp_path)
+    assert load_model(str(tmp_path)).cnn is not None
+    blob = bytearray((tmp_path / "detector_cnn.onnx").read_bytes())
+    blob[-100] ^= 0x01
+    (tmp_path / "detector_cnn.onnx").write_bytes(bytes(blob))
+    with pytest.raises(ModelIntegrityError):
+        load_model(str(tmp_path))
+
+
+def test_a_manifest_naming_a_file_elsewhere_is_refused(tmp_path: Path) -> None:
+    _copy_weights(tmp_path)
+    manifest = json.loads((tmp_path / "detector.json").read_text("utf-8"))
+    manifest["cnn"]["file"] = "../detector_cnn.onnx"
+    (tmp_path / "detector.json").write_text(json.dumps(manifest), "utf-8")
     with pytest.raises(ModelIntegrityError):
         load_model(str(tmp_path))
 
@@ -241,3 +288,98 @@ def test_flat_and_saturated_pictures_give_finite_features() -> None:
         assert np.isfinite(extract_features(flat)).all()
         finding = detect_ai(load_picture(_encoded(flat), name="flat.png"))
         assert finding.score is not None and 0.0 <= finding.score <= 1.0
+
+
+# --- the residual CNN ----------------------------------------------------------------------
+
+
+def test_cnn_crops_spread_over_the_picture() -> None:
+    assert cnn.crop_origins(128, 128) == [(0, 0)]
+    origins = cnn.crop_origins(3000, 4000)
+    assert len(origins) == cnn.GRID**2
+    ys, xs = sorted({y for y, _ in origins}), sorted({x for _, x in origins})
+    assert ys[0] == 0 and ys[-1] == 3000 - cnn.CROP and xs[-1] == 4000 - cnn.CROP
+    # 300 px holds two 128-px crops: first and last placed at either edge.
+    assert cnn.crop_origins(300, 1000)[0] == (0, 0)
+    assert {y for y, _ in cnn.crop_origins(300, 1000)} == {0, 172}
+    small = cnn.crops(np.zeros((90, 200, 3), np.uint8))
+    assert small.shape == (1, 90, 90, 3)
+    with pytest.raises(ValueError):
+        cnn.crops(np.zeros((20, 200, 3), np.uint8))
+
+
+def test_cnn_reads_only_its_crops_and_is_deterministic() -> None:
+    model = load_model()
+    assert model.cnn is not None
+    rgb = _texture((384, 512))
+    first = model.cnn.logit(rgb)
+    assert first == model.cnn.logit(rgb.copy())
+    assert np.isfinite(first)
+    # Pixels outside every crop (on 384x512, the columns between three 128-px crops) do not
+    # change the logit; a pixel inside one does.
+    origins = cnn.crop_origins(384, 512)
+    covered = np.zeros((384, 512), bool)
+    for y, x in origins:
+        covered[y : y + cnn.CROP, x : x + cnn.CROP] = True
+    outside = np.argwhere(~covered)
+    assert len(outside) > 0
+    changed = rgb.copy()
+    changed[tuple(outside[len(outside) // 2])] ^= 0xFF
+    assert model.cnn.logit(changed) == first
+    changed = rgb.copy()
+    changed[10, 10] ^= 0xFF
+    assert model.cnn.logit(changed) != first
+
+
+# --- attribution ---------------------------------------------------------------------------
+
+
+def test_attribution_names_a_family_only_with_a_majority() -> None:
+    families = ("midjourney", "stable-diffusion", "seedream")
+    coef = np.array([[4.0, 0.0, 0.0], [0.0, 0.0, 0.0]])  # feature 0 points to midjourney
+    attributor = Attributor(families, coef, np.zeros(3), min_confidence=0.5)
+    clear = attributor.attribute(np.array([[1.0, 0.0], [1.5, 0.0]]))
+    assert clear["family"] == "midjourney" and float(str(clear["confidence"])) > 0.9
+    candidates = clear["candidates"]
+    assert isinstance(candidates, dict) and next(iter(candidates)) == "midjourney"
+    # No feature says anything: a third each, below a majority, so "unknown".
+    vague = attributor.attribute(np.zeros((2, 2)))
+    assert vague["family"] == "unknown" and vague["label"] == LABELS["unknown"]
+    assert float(str(vague["confidence"])) == pytest.approx(1 / 3, abs=1e-3)
+
+
+def test_the_shipped_attributor_knows_every_family_it_reports() -> None:
+    model = load_model()
+    assert model.attributor is not None
+    assert set(model.attributor.families) == set(FAMILIES.values())
+    assert set(model.attributor.families) <= set(LABELS)
+    p = model.attributor.probabilities(np.zeros((1, len(model.mean))))
+    assert sum(p.values()) == pytest.approx(1.0)
+
+
+def test_a_camera_photo_without_evidence_gets_no_attribution() -> None:
+    report = photoloupe.check(ROOT / "examples" / "harbour.jpg")
+    if report.ai_generated.decision != "ai-generated":
+        assert report.ai_generated.attribution is None
+    else:  # the detector flagged it: then it must name a family or "unknown"
+        assert report.ai_generated.attribution is not None
+
+
+def test_each_fold_is_scored_by_a_network_that_never_saw_it() -> None:
+    from training.train_cnn import all_fold_sets
+    from training.train_detector import cnn_out_of_fold
+
+    sets = all_fold_sets([0, 1, 2, 3, 4])
+    assert len(sets) == 15 and len(set(sets)) == 15
+    assert all(s == tuple(sorted(s)) for s in sets)
+    # Outer fold 1 held out: fold 0 is scored by the network without {0, 1}, fold 2 by the one
+    # without {1, 2}; nothing from the network without {0, 2} (it saw fold 1) may be used.
+    scores = {
+        (0, 1): {"clean": {"a.png": 1.0}},
+        (1, 2): {"clean": {"b.png": 2.0}},
+        (0, 2): {"clean": {"a.png": 9.0, "b.png": 9.0}},
+    }
+    assert cnn_out_of_fold([0, 2], (1,), scores) == {
+        ("clean", "a.png"): 1.0,
+        ("clean", "b.png"): 2.0,
+    }

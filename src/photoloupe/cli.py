@@ -13,6 +13,7 @@ import sys
 from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -130,12 +131,20 @@ def scan_command(
         int, typer.Option("--workers", min=1, max=64, help="Parallel processes.")
     ] = 1,
     trust_anchors: Annotated[Path | None, TRUST_ANCHORS_OPTION] = None,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick",
+            help="Triage: provenance and AI detection only, without edit localisation "
+            "(several times faster; the reports say editing was not checked).",
+        ),
+    ] = False,
 ) -> None:
     """Examine every file under DIRECTORY, one JSON line each; resumable."""
     if not directory.is_dir():
         stderr.print(f"Not a folder: {directory}")
         raise typer.Exit(EXIT_USAGE)
-    options = _options(trust_anchors, preview=False)
+    options = replace(_options(trust_anchors, preview=False), localise=not quick)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         sink = out.open("a", encoding="utf-8")

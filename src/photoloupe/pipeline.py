@@ -79,6 +79,10 @@ ANALYSES: tuple[AnalysisSpec, ...] = (
 )
 
 
+# What a triage run (`Options(localise=False)`, `scan --quick`) keeps.
+TRIAGE_ANALYSES = frozenset({"ai_detector", "thumbnail"})
+
+
 @dataclass(frozen=True)
 class Options:
     """What a caller may tune; the defaults suit most uses."""
@@ -87,6 +91,10 @@ class Options:
     trust_anchors_pem: str | None = None
     # A small display copy for human reports; batch callers that only want JSON turn it off.
     preview: bool = True
+    # False: triage only (provenance, the AI detector and the thumbnail check), without the
+    # local analyses and edit localisation, which cost most of the time; the report then
+    # lists edit localisation as not checked.
+    localise: bool = True
 
 
 def check(
@@ -123,9 +131,12 @@ def check(
     mentions = find_ai_mentions(metadata)
 
     warnings: list[str] = []
-    findings = run_analyses(picture, warnings, timings)
-    localization: Localization | None = timed(
-        "fusion", lambda: _fuse_safely(picture, findings, warnings)
+    only = None if options.localise else TRIAGE_ANALYSES
+    findings = run_analyses(picture, warnings, timings, only=only)
+    localization: Localization | None = (
+        timed("fusion", lambda: _fuse_safely(picture, findings, warnings))
+        if options.localise
+        else None
     )
 
     verdict, ai_generated, edited = judge(
@@ -179,8 +190,10 @@ def run_analyses(
     timings: dict[str, float] | None = None,
     *,
     replace: Mapping[str, Callable[[Picture], Finding]] | None = None,
+    only: frozenset[str] | None = None,
 ) -> dict[str, Finding]:
-    """Run every registered analysis on `picture`, each isolated from the others' failures.
+    """Run every registered analysis on `picture` (or those named in `only`), each isolated
+    from the others' failures.
 
     `replace` swaps the function of a named analysis (benchmarks use it to run the AI detector
     trained without the generators they measure on).
@@ -188,6 +201,8 @@ def run_analyses(
     warnings = [] if warnings is None else warnings
     findings: dict[str, Finding] = {}
     for spec in ANALYSES:
+        if only is not None and spec.name not in only:
+            continue
         if replace and spec.name in replace:
             spec = AnalysisSpec(name=spec.name, run=replace[spec.name])
         t0 = time.perf_counter()

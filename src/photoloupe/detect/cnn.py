@@ -79,11 +79,11 @@ class CnnModel:
         )
         self._input = self._session.get_inputs()[0].name
 
-    def crop_logits(self, rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float64]:
+    def crop_logits(self, rgb: npt.NDArray[np.uint8], grid: int = GRID) -> npt.NDArray[np.float64]:
         """One logit per crop the network reads (positive towards AI-generated)."""
-        out = self._session.run(None, {self._input: as_input(crops(rgb))})[0]
+        out = self._session.run(None, {self._input: as_input(crops(rgb, grid=grid))})[0]
         return np.asarray(out, dtype=np.float64).reshape(-1)
 
-    def logit(self, rgb: npt.NDArray[np.uint8]) -> float:
-        """The picture's raw score: the mean logit over its crops."""
-        return float(self.crop_logits(rgb).mean())
+    def logit(self, rgb: npt.NDArray[np.uint8], grid: int = GRID) -> float:
+        """The picture's raw score: the mean logit over its crops (`grid`² at most)."""
+        return float(self.crop_logits(rgb, grid).mean())
