@@ -254,13 +254,30 @@ def test_a_cnn_file_whose_hash_does_not_match_is_refused(tmp_path: Path) -> None
         load_model(str(tmp_path))
 
 
-def test_a_manifest_naming_a_file_elsewhere_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("file", "../detector_cnn.onnx"), ("file", ""), ("file", "."), ("crop", 96), ("grid", 2)],
+)
+def test_a_manifest_naming_a_file_elsewhere_or_other_crops_is_refused(
+    tmp_path: Path, key: str, value: object
+) -> None:
     _copy_weights(tmp_path)
     manifest = json.loads((tmp_path / "detector.json").read_text("utf-8"))
-    manifest["cnn"]["file"] = "../detector_cnn.onnx"
+    manifest["cnn"][key] = value
     (tmp_path / "detector.json").write_text(json.dumps(manifest), "utf-8")
     with pytest.raises(ModelIntegrityError):
         load_model(str(tmp_path))
+
+
+def test_a_detector_without_a_cnn_falls_back_to_the_features(tmp_path: Path) -> None:
+    _copy_weights(tmp_path)
+    manifest = json.loads((tmp_path / "detector.json").read_text("utf-8"))
+    del manifest["cnn"]
+    (tmp_path / "detector.json").write_text(json.dumps(manifest), "utf-8")
+    model = load_model(str(tmp_path))
+    assert model.cnn is None and model.combination is None
+    assert model.combined_probability(1.5, None) == model.probability(1.5)
+    assert model.combined_probability(1.5, 3.0) == model.probability(1.5)
 
 
 def test_weights_are_small() -> None:
@@ -357,12 +374,26 @@ def test_the_shipped_attributor_knows_every_family_it_reports() -> None:
     assert sum(p.values()) == pytest.approx(1.0)
 
 
-def test_a_camera_photo_without_evidence_gets_no_attribution() -> None:
-    report = photoloupe.check(ROOT / "examples" / "harbour.jpg")
-    if report.ai_generated.decision != "ai-generated":
-        assert report.ai_generated.attribution is None
-    else:  # the detector flagged it: then it must name a family or "unknown"
-        assert report.ai_generated.attribution is not None
+def test_attribution_appears_only_with_evidence_of_ai_generation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dataclasses
+
+    import photoloupe.detect as detect_module
+
+    picture = load_picture(ROOT / "examples" / "harbour.jpg")
+    shipped = load_model()
+    for threshold, decision in ((0.0, "ai-generated"), (0.999999, "no-evidence")):
+        model = dataclasses.replace(shipped, threshold=threshold)
+        monkeypatch.setattr(detect_module, "load_model", lambda model=model: model)
+        finding = detect_ai(picture)
+        assert finding.details["decision"] == decision
+        attribution = finding.details["attribution"]
+        if decision == "ai-generated":
+            assert isinstance(attribution, dict)
+            assert attribution["family"] in {*shipped.attributor.families, "unknown"}  # type: ignore[union-attr]
+        else:
+            assert attribution is None
 
 
 def test_each_fold_is_scored_by_a_network_that_never_saw_it() -> None:
@@ -373,13 +404,15 @@ def test_each_fold_is_scored_by_a_network_that_never_saw_it() -> None:
     assert len(sets) == 15 and len(set(sets)) == 15
     assert all(s == tuple(sorted(s)) for s in sets)
     # Outer fold 1 held out: fold 0 is scored by the network without {0, 1}, fold 2 by the one
-    # without {1, 2}; nothing from the network without {0, 2} (it saw fold 1) may be used.
+    # without {1, 2}; nothing from the network without {0, 2} (it saw fold 1) may be used, nor
+    # any score of a fold-1 file (o.png), which the pair networks scored too.
+    fold_of = {"a.png": 0, "o.png": 1, "b.png": 2}
     scores = {
-        (0, 1): {"clean": {"a.png": 1.0}},
-        (1, 2): {"clean": {"b.png": 2.0}},
+        (0, 1): {"clean": {"a.png": 1.0, "o.png": 7.0}},
+        (1, 2): {"clean": {"b.png": 2.0, "o.png": 8.0}},
         (0, 2): {"clean": {"a.png": 9.0, "b.png": 9.0}},
     }
-    assert cnn_out_of_fold([0, 2], (1,), scores) == {
+    assert cnn_out_of_fold([0, 2], (1,), scores, fold_of) == {
         ("clean", "a.png"): 1.0,
         ("clean", "b.png"): 2.0,
     }

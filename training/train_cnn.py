@@ -6,21 +6,29 @@ Steps:
 1. `build()`: laundered training copies of every corpus file (`dataset.training_copies`, the
    same laundering as the features model, with its own random draws), cut into 64-px patches;
    and the crops the shipped network reads (`cnn.crops`) of every benchmark view
-   (`dataset.evaluation_views`). Cached in training/.cache/cnn_data.pkl.
+   (`dataset.evaluation_views`). Cached in training/.cache/cnn_data-<key>.pkl.
 2. `scores_without(excluded)`: a network trained without the `excluded` folds, and its mean
-   logit per held-out picture and view. Cached per fold set in training/.cache/cnn/: the
-   benchmark needs networks without {k} and without {k, c} for every pair of folds (16 trainings
-   in all, about 3 minutes each on 2 cores), the shipped calibration those without {k}.
-3. `export()`: the network trained on every fold, as ONNX, for `train_detector` to ship.
+   logit per held-out picture and view. Cached per fold set in training/.cache/cnn/<key>/: the
+   benchmark needs networks without {k} and without {k, c} for every pair of folds (15
+   trainings, about 3.5 minutes each on 2 cores), the shipped calibration those without {k}.
+3. `export()`: the network trained on every fold (a 16th training), as ONNX, for
+   `train_detector` to ship.
 
-Nothing here is tuned on the benchmark: the architecture, the steps and the learning rate are
-those of the GPU probe (training/experiments/cnn_probe.py) scaled down to fit 2 CPU cores, and
-were fixed before any CPU figure was seen.
+The cache keys are digests of everything the cached values depend on (the files with their
+labels and folds, the laundering, the crops, the settings and the code of the network and its
+training), so a change anywhere trains afresh instead of reusing stale scores.
+
+The architecture, the steps and the learning rate are those of the GPU probe
+(training/experiments/cnn_probe.py, whose step count and the decision to combine the two models
+were read off leave-generator-out figures of these same folds) scaled down to fit 2 CPU cores;
+they were fixed before any CPU figure was seen.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import io
 import os
 import pickle
@@ -28,11 +36,12 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from photoloupe.detect import cnn
+from photoloupe.detect import cnn, laundering
 from photoloupe.io import load_picture
 from training import dataset
 
@@ -42,14 +51,57 @@ WIDTH = 16  # channels of the first block; the probe on the GPU used 32
 STEPS = 1000
 BATCH = 64
 LEARNING_RATE = 2e-3
+WEIGHT_DECAY = 1e-4
 SEED = 0
-DATA_FILE = dataset.CACHE / "cnn_data.pkl"
-# Cached scores are only valid for the settings that made them: their folder is named by them.
-SETTINGS = f"p{PATCH}-n{PATCHES_PER_COPY}-w{WIDTH}-s{STEPS}-b{BATCH}-lr{LEARNING_RATE}-seed{SEED}"
-SCORES_DIR = dataset.CACHE / "cnn" / f"{SETTINGS}-crop{cnn.CROP}x{cnn.GRID}"
 VIEWS = ("clean", "laundered", "small", "laundered_pillow")
 
 U8 = npt.NDArray[np.uint8]
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
+
+
+@functools.cache
+def data_key() -> str:
+    """Digest of what the cached patches and crops depend on."""
+    items = [(i.path, i.label, i.fold) for i in dataset.items()]
+    return _digest(
+        items,
+        PATCH,
+        PATCHES_PER_COPY,
+        dataset.AUGMENTS,
+        dataset.EVAL_QUALITY,
+        cnn.CROP,
+        cnn.GRID,
+        inspect.getsource(laundering),
+        inspect.getsource(dataset.training_copies),
+        inspect.getsource(dataset.evaluation_views),
+        inspect.getsource(cnn.crops),
+        inspect.getsource(cnn.crop_origins),
+        inspect.getsource(_work),
+    )
+
+
+def data_file() -> Path:
+    return dataset.CACHE / f"cnn_data-{data_key()}.pkl"
+
+
+def scores_dir() -> Path:
+    """Where the held-out scores of the networks trained on these data, with these settings and
+    this code, are cached."""
+    settings = _digest(
+        WIDTH,
+        STEPS,
+        BATCH,
+        LEARNING_RATE,
+        WEIGHT_DECAY,
+        SEED,
+        inspect.getsource(network),
+        inspect.getsource(train),
+        inspect.getsource(picture_logits),
+    )
+    return dataset.CACHE / "cnn" / f"{settings}-{data_key()}"
 
 
 @dataclass(frozen=True)
@@ -98,15 +150,15 @@ def build(workers: int = 2) -> CnnData:
             patches.append(p)
             views.append(v)
     data = CnnData(items, np.concatenate(patches), np.asarray(owner, np.int64), views)
-    DATA_FILE.parent.mkdir(parents=True, exist_ok=True)
-    DATA_FILE.write_bytes(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+    data_file().parent.mkdir(parents=True, exist_ok=True)
+    data_file().write_bytes(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
     return data
 
 
 def load_data() -> CnnData:
-    if not DATA_FILE.exists():
+    if not data_file().exists():
         return build(int(os.environ.get("WORKERS", "2")))
-    data = pickle.loads(DATA_FILE.read_bytes())
+    data = pickle.loads(data_file().read_bytes())
     assert isinstance(data, CnnData)
     return data
 
@@ -161,7 +213,7 @@ def train(data: CnnData, excluded: tuple[int, ...]):  # type: ignore[no-untyped-
     keep = ~np.isin(fold, excluded)
     pools = [np.flatnonzero(keep & (label == c)) for c in (0, 1)]
     net = network()
-    opt = torch.optim.AdamW(net.parameters(), LEARNING_RATE, weight_decay=1e-4)
+    opt = torch.optim.AdamW(net.parameters(), LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, LEARNING_RATE, total_steps=STEPS)
     target = torch.tensor([0.0, 1.0] * (BATCH // 2))
     net.train()
@@ -190,9 +242,9 @@ def picture_logits(net, crops: U8) -> float:  # type: ignore[no-untyped-def]
 
 def scores_without(data: CnnData, excluded: tuple[int, ...]) -> dict[str, dict[str, float]]:
     """Mean logit per view and per held-out file (path) of a network trained without
-    `excluded`. Cached in training/.cache/cnn/."""
+    `excluded`. Cached in training/.cache/cnn/<key>/."""
     key = "-".join(map(str, sorted(excluded))) or "all"
-    cache = SCORES_DIR / f"without-{key}.pkl"
+    cache = scores_dir() / f"without-{key}.pkl"
     if cache.exists():
         cached = pickle.loads(cache.read_bytes())
         assert isinstance(cached, dict)
@@ -204,7 +256,7 @@ def scores_without(data: CnnData, excluded: tuple[int, ...]) -> dict[str, dict[s
         if item.fold in excluded:
             for view in VIEWS:
                 scores[view][item.path] = picture_logits(net, views[view])
-    SCORES_DIR.mkdir(parents=True, exist_ok=True)
+    cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(pickle.dumps(scores))
     print(f"cnn without {key}: {time.time() - started:.0f} s", file=sys.stderr, flush=True)
     return scores

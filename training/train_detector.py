@@ -154,14 +154,21 @@ CnnScores = dict[str, dict[str, float]]  # view -> path -> mean logit
 
 
 def cnn_out_of_fold(
-    folds: list[int], outer: tuple[int, ...], scores: dict[tuple[int, ...], CnnScores]
+    folds: list[int],
+    outer: tuple[int, ...],
+    scores: dict[tuple[int, ...], CnnScores],
+    fold_of: dict[str, int],
 ) -> dict[tuple[str, str], float]:
     """(view, path) -> logit of the network trained without that file's fold (and without the
-    `outer` folds), over the files of `folds`: the CNN's counterpart of `out_of_fold`."""
+    `outer` folds), over the files of `folds` only: the CNN's counterpart of `out_of_fold`.
+
+    A network trained without two folds scored the files of both; only those of the fold in
+    hand are taken from it, so that no score of an `outer` file can ever be read here.
+    """
     out: dict[tuple[str, str], float] = {}
     for k in folds:
         for view, by_path in scores[tuple(sorted((*outer, k)))].items():
-            out.update({(view, path): logit for path, logit in by_path.items()})
+            out.update({(view, p): v for p, v in by_path.items() if fold_of[p] == k})
     return out
 
 
@@ -188,7 +195,8 @@ def calibrate_ensemble(
     """Fit both Platt scalings, the logistic combination of the two logits and the threshold
     for TARGET_FPR, all on out-of-fold predictions over `folds` (never on `outer`)."""
     feature_logits, rows = out_of_fold(corpus, folds, CALIBRATION_VARIANTS)
-    cnn = cnn_out_of_fold(folds, outer, scores)
+    fold_of = {str(p): int(f) for p, f in zip(corpus.path, corpus.fold, strict=True)}
+    cnn = cnn_out_of_fold(folds, outer, scores, fold_of)
     cnn_logits = np.array([cnn[(str(corpus.variant[r]), str(corpus.path[r]))] for r in rows])
     y = corpus.label[rows]
     coef, bias = fit_logistic(
@@ -261,9 +269,10 @@ def save(
 
 
 def model_without(corpus: Corpus, excluded: tuple[int, ...]) -> DetectorModel:
-    """A detector trained and calibrated as the shipped one, but without the pictures of the
-    `excluded` folds (whole generators and camera makes): for benchmarks that need a detector
-    which never saw what they measure on (edit localisation, `benchmarks/localize.py`)."""
+    """A features-only detector (no CNN), trained and calibrated as the shipped features model,
+    but without the pictures of the `excluded` folds (whole generators and camera makes): for
+    benchmarks that need a detector which never saw what they measure on. Edit localisation
+    (`ai_regions`, `benchmarks/localize.py`) only ever reads the features model's tile scores."""
     kept = [f for f in sorted(set(corpus.fold.tolist())) if f not in excluded]
     calibration, threshold = calibrate(corpus, kept)
     model = fit(corpus, (corpus.variant == "train") & np.isin(corpus.fold, kept))
@@ -279,6 +288,17 @@ def model_without(corpus: Corpus, excluded: tuple[int, ...]) -> DetectorModel:
         threshold=threshold,
         groups=feature_groups(),
     )
+
+
+def check_export(network: object, onnx_bytes: bytes, data: train_cnn.CnnData) -> None:
+    """The ONNX file must give the logits the stacker was calibrated on (torch's), crop by crop."""
+    runtime = cnn.CnnModel(onnx_bytes)
+    for views in data.views[:: max(1, len(data.views) // 20)]:
+        crops = views["clean"]
+        expected = train_cnn.picture_logits(network, crops)
+        got = float(runtime.crop_logits_of(crops).mean())
+        if abs(expected - got) > 1e-3:
+            raise RuntimeError(f"ONNX export differs from torch: {got:.5f} vs {expected:.5f}")
 
 
 def main() -> None:
@@ -298,7 +318,9 @@ def main() -> None:
         "cnn_batch": train_cnn.BATCH,
     }
     attributor = fit_attributor(corpus, model, np.ones(len(corpus.label), bool))
-    path = save(model, ensemble, train_cnn.export(network), attributor, extra)
+    onnx_bytes = train_cnn.export(network)
+    check_export(network, onnx_bytes, train_cnn.load_data())
+    path = save(model, ensemble, onnx_bytes, attributor, extra)
     w_f, w_c, b = ensemble.combination
     print(
         f"wrote {path.relative_to(dataset.ROOT)} and {CNN_FILE}: combination "

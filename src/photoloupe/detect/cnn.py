@@ -81,7 +81,11 @@ class CnnModel:
 
     def crop_logits(self, rgb: npt.NDArray[np.uint8], grid: int = GRID) -> npt.NDArray[np.float64]:
         """One logit per crop the network reads (positive towards AI-generated)."""
-        out = self._session.run(None, {self._input: as_input(crops(rgb, grid=grid))})[0]
+        return self.crop_logits_of(crops(rgb, grid=grid))
+
+    def crop_logits_of(self, batch: npt.NDArray[np.uint8]) -> npt.NDArray[np.float64]:
+        """Logits of crops already cut, uint8 (n, side, side, 3)."""
+        out = self._session.run(None, {self._input: as_input(batch)})[0]
         return np.asarray(out, dtype=np.float64).reshape(-1)
 
     def logit(self, rgb: npt.NDArray[np.uint8], grid: int = GRID) -> float:

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from photoloupe.detect.attribution import Attributor
-from photoloupe.detect.cnn import CnnModel
+from photoloupe.detect.cnn import CROP, GRID, CnnModel
 from photoloupe.errors import PhotoloupeError
 
 WEIGHTS_FILE = "detector.npz"
@@ -137,9 +137,16 @@ def _parse(blob: bytes, manifest_text: str, read: Callable[[str], bytes]) -> Det
     cnn = None
     if "cnn" in manifest:
         spec = manifest["cnn"]
-        if Path(spec["file"]).name != spec["file"]:
+        name = str(spec["file"])
+        if name in ("", ".", "..") or Path(name).name != name:
             raise ModelIntegrityError("The detector manifest names a file outside its folder.")
-        onnx_bytes = read(spec["file"])
+        if (spec.get("crop"), spec.get("grid")) != (CROP, GRID):
+            # The stacker was calibrated on the crops the network read in training; other
+            # crops would give probabilities that mean something else.
+            raise ModelIntegrityError(
+                "The CNN was calibrated on other crops than this version of photoloupe reads."
+            )
+        onnx_bytes = read(name)
         _verified(onnx_bytes, spec["sha256"], "CNN weights")
         cnn = CnnModel(onnx_bytes)
     import io
