@@ -67,20 +67,11 @@ def main() -> None:
             results = attribute(corpus, {generator})
             cells = []
             for view in VIEWS:
-                answers = results[view]
-                right = sum(a == t for t, a in answers)
-                unknown = sum(a == "unknown" for _, a in answers)
-                wrong = len(answers) - right - unknown
-                totals[view].update(right=right, unknown=unknown, wrong=wrong)
-                cells.append(f"{right:3d} ok {unknown:3d} unk {wrong:3d} bad")
+                t = tally(results[view])
+                totals[view].update(t)
+                cells.append(f"{t['right']:3d} ok {t['unknown']:3d} unk {t['wrong']:3d} bad")
             print(f"{generator[:42]:42} {family:22} " + " ".join(f"{c:>22}" for c in cells))
-    for view in VIEWS:
-        t = totals[view]
-        n = sum(t.values())
-        print(
-            f"  {view}: named the right family {t['right'] / n:.1%}, unknown "
-            f"{t['unknown'] / n:.1%}, a wrong family {t['wrong'] / n:.1%} (n={n})"
-        )
+    print_totals(totals)
 
     print("\n== leave one family out (never seen): answered unknown")
     print(f"{'family':22} " + " ".join(f"{v:>30}" for v in VIEWS))
@@ -90,18 +81,30 @@ def main() -> None:
         cells = []
         for view in VIEWS:
             answers = results[view]
-            unknown = sum(a == "unknown" for _, a in answers)
+            t = tally(answers)
+            totals[view].update(t)
             named = Counter(a for _, a in answers if a != "unknown").most_common(1)
-            totals[view].update(unknown=unknown, wrong=len(answers) - unknown)
             top = f" (mostly {named[0][0][:10]})" if named else ""
-            cells.append(f"{unknown:3d}/{len(answers):3d} unknown{top}")
+            cells.append(f"{t['unknown']:3d}/{len(answers):3d} unknown{top}")
         print(f"{family:22} " + " ".join(f"{c:>30}" for c in cells))
-    for view in VIEWS:
-        t = totals[view]
+    print_totals(totals)
+
+
+def tally(answers: list[tuple[str, str]]) -> Counter[str]:
+    """How many answers named the right family, said unknown, or named a wrong family (for a
+    family never seen, every named family is wrong)."""
+    out = Counter(right=0, unknown=0, wrong=0)
+    for truth, answer in answers:
+        out["right" if answer == truth else "unknown" if answer == "unknown" else "wrong"] += 1
+    return out
+
+
+def print_totals(totals: dict[str, Counter[str]]) -> None:
+    for view, t in totals.items():
         n = sum(t.values())
         print(
-            f"  {view}: unknown {t['unknown'] / n:.1%}, pinned on a known family "
-            f"{t['wrong'] / n:.1%} (n={n})"
+            f"  {view}: named the right family {t['right'] / n:.1%}, unknown "
+            f"{t['unknown'] / n:.1%}, a wrong family {t['wrong'] / n:.1%} (n={n})"
         )
 
 
