@@ -159,18 +159,7 @@ class SqliteCaseStore:
             self._conn.execute(
                 "INSERT OR IGNORE INTO cases (id, key, kind, sha256, name, suspect_sha256,"
                 " suspect_name, label, created, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    case.id,
-                    key,
-                    case.kind,
-                    case.sha256,
-                    case.name,
-                    case.suspect_sha256,
-                    case.suspect_name,
-                    case.label,
-                    case.created,
-                    json.dumps(result, ensure_ascii=True),  # a lone surrogate is not UTF-8
-                ),
+                _case_row(case, key, result),
             )
         stored = self.find(key)
         assert stored is not None
@@ -312,19 +301,7 @@ class PostgresCaseStore:
             "INSERT INTO cases (id, key, kind, sha256, name, suspect_sha256, suspect_name,"
             " label, created, result) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT DO NOTHING",
-            (
-                case.id,
-                key,
-                case.kind,
-                case.sha256,
-                case.name,
-                case.suspect_sha256,
-                case.suspect_name,
-                case.label,
-                case.created,
-                # ASCII escapes: PostgreSQL text takes neither NUL nor a lone surrogate.
-                json.dumps(result, ensure_ascii=True),
-            ),
+            _case_row(case, key, result),
         )
         stored = self.find(key)
         assert stored is not None
@@ -417,3 +394,20 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _case_row(case: Case, key: str, result: object) -> tuple[object, ...]:
+    """The values of a `cases` row, in the column order both stores insert."""
+    return (
+        case.id,
+        key,
+        case.kind,
+        case.sha256,
+        case.name,
+        case.suspect_sha256,
+        case.suspect_name,
+        case.label,
+        case.created,
+        # ASCII escapes: SQLite and PostgreSQL text take no lone surrogate, PostgreSQL no NUL.
+        json.dumps(result, ensure_ascii=True),
+    )
