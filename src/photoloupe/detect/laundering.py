@@ -77,3 +77,107 @@ def launder(rgb: RGB, rng: np.random.Generator, spec: Laundering | None = None) 
         out = resize(out, factor)
     quality = int(rng.integers(spec.quality[0], spec.quality[1] + 1))
     return jpeg(out, quality)
+
+
+# --- the wider laundering of detector 3 (issue 11) --------------------------------------------
+# Two JPEG encoders (OpenCV's and Pillow's libjpeg, with their own chroma subsampling), two
+# resamplers, an occasional light blur: a model that sees only one pipeline learns that
+# pipeline's fingerprints instead of the generators'.
+
+RESAMPLERS = ("area", "bicubic")  # training
+REPOST_RESAMPLERS = ("lanczos", "bicubic")  # the benchmark's repost condition
+ENCODERS = ("opencv", "pillow")
+
+
+@dataclass(frozen=True)
+class WideLaundering:
+    """Ranges of the random transforms of detector 3's training copies."""
+
+    min_side: int = 224  # never shrink below what the encoder reads at its own resolution
+    scale: tuple[float, float] = (0.5, 1.0)
+    quality: tuple[int, int] = (60, 100)
+    crop_probability: float = 0.5
+    blur_probability: float = 0.15
+    blur_sigma: tuple[float, float] = (0.3, 1.5)
+
+
+def jpeg_pillow(rgb: RGB, quality: int) -> RGB:
+    """Re-encode with Pillow's libjpeg (4:2:0 below quality 90, 4:4:4 above)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(
+        buf, "JPEG", quality=int(quality), subsampling=0 if quality >= 90 else 2
+    )
+    with Image.open(io.BytesIO(buf.getvalue())) as img:
+        return np.ascontiguousarray(np.asarray(img.convert("RGB")), dtype=np.uint8)
+
+
+def jpeg_with(rgb: RGB, quality: int, encoder: str) -> RGB:
+    """A JPEG round trip through `encoder` ("opencv" or "pillow")."""
+    if encoder == "opencv":
+        return jpeg(rgb, quality)
+    if encoder == "pillow":
+        return jpeg_pillow(rgb, quality)
+    raise ValueError(f"unknown JPEG encoder {encoder!r}")
+
+
+def resize_with(rgb: RGB, factor: float, resampler: str) -> RGB:
+    """Downscale by `factor` with `resampler`: "area" (OpenCV), or Pillow's antialiased
+    "bicubic", "lanczos" or "bilinear"."""
+    if factor >= 0.999:
+        return rgb
+    if resampler == "area":
+        return resize(rgb, factor)
+    from PIL import Image
+
+    methods = {
+        "bicubic": Image.Resampling.BICUBIC,
+        "lanczos": Image.Resampling.LANCZOS,
+        "bilinear": Image.Resampling.BILINEAR,
+    }
+    if resampler not in methods:
+        raise ValueError(f"unknown resampler {resampler!r}")
+    h, w = rgb.shape[:2]
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    out = Image.fromarray(np.ascontiguousarray(rgb)).resize(size, methods[resampler])
+    return np.ascontiguousarray(np.asarray(out), dtype=np.uint8)
+
+
+def _floor_factor(shape: tuple[int, ...], factor: float, min_side: int) -> float:
+    return min(1.0, max(factor, min_side / max(1, min(shape[:2]))))
+
+
+def launder_wide(rgb: RGB, rng: np.random.Generator, spec: WideLaundering | None = None) -> RGB:
+    """One random repost from the wider laundering: sometimes a crop, sometimes a light blur,
+    a resize by 0.5-1 with one of two resamplers, a JPEG save at 60-100 by one of two encoders.
+
+    >>> out = launder_wide(np.full((300, 400, 3), 128, np.uint8), np.random.default_rng(0))
+    >>> out.dtype, min(out.shape[:2]) >= 224
+    (dtype('uint8'), True)
+    """
+    spec = spec or WideLaundering()
+    out = rgb
+    h, w = rgb.shape[:2]
+    if rng.random() < spec.crop_probability and min(h, w) > spec.min_side:
+        side = int(rng.integers(spec.min_side, min(h, w) + 1))
+        out = random_crop(out, side, rng)
+    if rng.random() < spec.blur_probability:
+        sigma = float(rng.uniform(*spec.blur_sigma))
+        out = np.ascontiguousarray(cv2.GaussianBlur(out, (0, 0), sigma))
+    factor = _floor_factor(out.shape, float(rng.uniform(*spec.scale)), spec.min_side)
+    out = resize_with(out, factor, RESAMPLERS[int(rng.integers(len(RESAMPLERS)))])
+    quality = int(rng.integers(spec.quality[0], spec.quality[1] + 1))
+    return jpeg_with(out, quality, ENCODERS[int(rng.integers(len(ENCODERS)))])
+
+
+def repost(rgb: RGB, rng: np.random.Generator, min_side: int = 224) -> RGB:
+    """The benchmark's repost condition: a resize by 0.5-1 with Lanczos or bicubic, then a
+    JPEG save at 70-95 by either encoder. Deterministic given `rng`."""
+    factor = _floor_factor(rgb.shape, float(rng.uniform(0.5, 1.0)), min_side)
+    resampler = REPOST_RESAMPLERS[int(rng.integers(len(REPOST_RESAMPLERS)))]
+    quality = int(rng.integers(70, 96))
+    encoder = ENCODERS[int(rng.integers(len(ENCODERS)))]
+    return jpeg_with(resize_with(rgb, factor, resampler), quality, encoder)
