@@ -15,6 +15,11 @@ a fold of their own). On the real side a fold holds whole *units*:
 - a real photo that names no make and belongs to none of the above is grouped with its turned
   and mirrored copies (`dataset.scene_groups`), as in detector 2.
 
+The whole camera originals of real/full and the metadata samples (83 photos) are development
+photos (fold -1): the FSD filter bank and the project's autoencoders are learned on them
+alone, so that nothing the benchmark scores ever shaped those unsupervised parts. They are
+neither trained on by the heads nor scored.
+
 `source` is what weighting balances: the make, the web repository, the scene set, BSDS500 or
 the wallpaper set, so that one source cannot dominate the real class.
 """
@@ -28,6 +33,8 @@ from functools import cache
 from training import dataset
 
 SCENES_DIR = "scenes"
+DEVELOPMENT_PREFIXES = ("real/full/", "metadata/")
+DEVELOPMENT_FOLD = -1
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,18 @@ def _real_item(entry: dict[str, str], scenes: dict[str, str]) -> Item:
         source = "wallpapers" if path.startswith("real/processed/") else "unnamed-camera"
     # The same hash as detector 2's folds, so that a make sits in the same fold in both.
     fold = bucket if repo == "BIDS/BSDS500" else dataset._fold_of(unit)
+    if path.startswith(DEVELOPMENT_PREFIXES):
+        fold = DEVELOPMENT_FOLD
     return Item(path, 0, unit, fold, source)
+
+
+def development_photos() -> list[Item]:
+    return [i for i in items() if i.fold == DEVELOPMENT_FOLD]
+
+
+def benchmark_items() -> list[Item]:
+    """The pictures the heads are trained on and the benchmark scores (not development)."""
+    return [i for i in items() if i.fold != DEVELOPMENT_FOLD]
 
 
 @cache

@@ -38,7 +38,9 @@ def shard_name(path: str) -> str:
     return hashlib.sha256(path.encode()).hexdigest()[:24] + ".npz"
 
 
-def rows_of(enc: encoder.Encoder, named_views: dict[str, npt.NDArray[np.uint8]]) -> dict[str, np.ndarray]:
+def rows_of(
+    enc: encoder.Encoder, named_views: dict[str, npt.NDArray[np.uint8]]
+) -> dict[str, np.ndarray]:
     crops, view_of, kind_of, side_of = [], [], [], []
     for name, rgb in named_views.items():
         native = encoder.native_crops(rgb, NATIVE_CROPS.get(name, 1))
@@ -104,6 +106,40 @@ def build(
                 print(f"{n}/{len(todo)}", file=sys.stderr)
 
 
+@dataclass(frozen=True)
+class _TwinJob:
+    """The twin's own pixels and the laundered copies its source gets (same draws)."""
+
+    path: str
+    kind: str
+
+    def __call__(self) -> dict[str, npt.NDArray[np.uint8]]:
+        from training import twins
+
+        rgb = twins.load_twin(self.path, self.kind)
+        return {"twin": rgb, **views.training_views(self.path, 0, rgb)}
+
+
+def twin_key(path: str, kind: str) -> str:
+    return f"{kind}:{path}"
+
+
+def build_twins(workers: int = 2) -> Path:
+    from training import twins
+
+    out = cache_dir("twins")
+    out.mkdir(parents=True, exist_ok=True)
+    build(
+        (
+            (twin_key(p, k), out / shard_name(twin_key(p, k)), _TwinJob(p, k))
+            for p, k in twins.jobs()
+            if twins.twin_file(p, k).exists()
+        ),
+        workers,
+    )
+    return out
+
+
 def build_corpus(workers: int = 2) -> Path:
     out = cache_dir("corpus")
     out.mkdir(parents=True, exist_ok=True)
@@ -137,8 +173,14 @@ def load(kind: str = "corpus", paths: Iterable[str] | None = None) -> Table:
             parts["kind"].append(d["kind"])
             parts["side"].append(d["side"])
             parts["path"].append(np.full(n, p))
+    if not parts["x"]:
+        empty = np.zeros((0, encoder.Encoder.dim), np.float16)
+        return Table(empty, *(np.zeros(0, dtype) for dtype in (str, str, str, np.int32)))
     return Table(**{k: np.concatenate(v) for k, v in parts.items()})  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
-    print(build_corpus(workers=int(os.environ.get("WORKERS", "2"))))
+    workers = int(os.environ.get("WORKERS", "2"))
+    print(build_corpus(workers))
+    if "--twins" in sys.argv:
+        print(build_twins(workers))

@@ -44,7 +44,9 @@ def evaluation_views(path: str, rgb: RGB) -> dict[str, RGB]:
     }
 
 
-def training_views(path: str, label: int, rgb: RGB, copies: int = TRAINING_COPIES) -> dict[str, RGB]:
+def training_views(
+    path: str, label: int, rgb: RGB, copies: int = TRAINING_COPIES
+) -> dict[str, RGB]:
     """`copies` laundered training copies. Half of the AI copies get one JPEG save at 85-98
     first: every camera photo carries its camera's JPEG history and most AI files do not, and
     "was once a JPEG" must not tell the classes apart."""

@@ -1,0 +1,112 @@
+"""Detector 3's branches as `training.nested.Branch`es: each fits on some folds, scores others.
+
+- `EncoderBranch`: logistic heads on the frozen CLIP encoder's embeddings
+  (`training.encoder_heads`), with or without the aligned twins;
+- `FsdBranch`: Forensic Self-Descriptions scored by a mixture fitted on real photos only
+  (`training.train_fsd`); it never sees an AI picture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from photoloupe.detect import encoder
+from training import corpus, embeddings, encoder_heads, nested, train_fsd
+
+CODE_VERSION = "1"
+
+
+@dataclass
+class EncoderBranch:
+    with_twins: bool = True
+    name: str = "encoder"
+    feature_sets: tuple[str, ...] = encoder_heads.FEATURE_SETS
+    l2_grid: tuple[float, ...] = encoder_heads.L2_GRID
+
+    def configs(self) -> tuple[str, ...]:
+        return tuple(f"{fs}|{l2:g}" for fs in self.feature_sets for l2 in self.l2_grid)
+
+    def _key(self, config: str, train: tuple[int, ...], score: tuple[int, ...]) -> str:
+        return (
+            f"encoder v{CODE_VERSION} heads v{embeddings.CODE_VERSION} "
+            f"{encoder.CLIP_VIT_B16_INT8.sha256[:12]} {config} twins={self.with_twins} "
+            f"share={encoder_heads.TWIN_SHARE:.4f} train={train} score={score}"
+        )
+
+    def head(self, config: str, train: tuple[int, ...]) -> encoder_heads.Head:
+        feature_set, l2 = config.split("|")
+        return encoder_heads.train_head(
+            encoder_heads.load_rows(), list(train), feature_set, float(l2), self.with_twins
+        )
+
+    def fit_and_score(
+        self, config: str, train: tuple[int, ...], score: tuple[int, ...]
+    ) -> nested.Scores:
+        def compute() -> nested.Scores:
+            return encoder_heads.picture_scores(
+                encoder_heads.load_rows(),
+                self.head(config, train),
+                list(score),
+                nested.EVALUATION_VIEWS,
+            )
+
+        return nested.cached(self.name, self._key(config, train, score), compute)
+
+
+FSD_TRAINING_VIEWS = ("clean", "train0", "train1", "train2")
+
+
+@dataclass
+class FsdBranch:
+    name: str = "fsd"
+    _descriptions: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+    def configs(self) -> tuple[str, ...]:
+        return ("gmm",)
+
+    def descriptions(self) -> dict[str, dict[str, np.ndarray]]:
+        if not self._descriptions:
+            self._descriptions.update(train_fsd.descriptions())
+        return self._descriptions
+
+    def model(self, train: tuple[int, ...]) -> object:
+        described = self.descriptions()
+        real = [i for i in corpus.benchmark_items() if i.label == 0 and i.fold in train]
+        weights = corpus.source_weights(real)
+        rows, w = [], []
+        for item in real:
+            views = described.get(item.path, {})
+            chosen = [views[v] for v in FSD_TRAINING_VIEWS if v in views]
+            rows += chosen
+            w += [weights[item.path] / max(1, len(chosen))] * len(chosen)
+        return train_fsd.model_from(train_fsd.learn_filters(), np.stack(rows), np.array(w))
+
+    def fit_and_score(
+        self, config: str, train: tuple[int, ...], score: tuple[int, ...]
+    ) -> nested.Scores:
+        filters = train_fsd.learn_filters()
+
+        def compute() -> nested.Scores:
+            from photoloupe.detect.fsd import FsdModel
+
+            model = self.model(train)
+            assert isinstance(model, FsdModel)
+            described = self.descriptions()
+            out: nested.Scores = {}
+            for item in corpus.benchmark_items():
+                if item.fold not in score:
+                    continue
+                for view in nested.EVALUATION_VIEWS:
+                    d = described.get(item.path, {}).get(view)
+                    if d is not None:
+                        out[(view, item.path)] = -model.z_score(d)
+            return out
+
+        key = (
+            f"fsd v{CODE_VERSION} filters {train_fsd.filters_digest(filters)} "
+            f"pca {train_fsd.PCA_DIMENSIONS} m {train_fsd.MIXTURE_COMPONENTS} "
+            f"train={train} score={score}"
+        )
+        return nested.cached(self.name, key, compute)
