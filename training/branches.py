@@ -41,18 +41,25 @@ class EncoderBranch:
             encoder_heads.load_rows(), list(train), feature_set, float(l2), self.with_twins
         )
 
-    def fit_and_score(
+    def crops(
         self, config: str, train: tuple[int, ...], score: tuple[int, ...]
-    ) -> nested.Scores:
-        def compute() -> nested.Scores:
-            return encoder_heads.picture_scores(
+    ) -> dict[tuple[str, str], list[float]]:
+        """Each crop's logit for the pictures of `score` (cached)."""
+
+        def compute() -> dict[tuple[str, str], list[float]]:
+            return encoder_heads.crop_scores(
                 encoder_heads.load_rows(),
                 self.head(config, train),
                 list(score),
                 nested.EVALUATION_VIEWS,
             )
 
-        return nested.cached(self.name, self._key(config, train, score), compute)
+        return nested.cached(self.name + "-crops", self._key(config, train, score), compute)
+
+    def fit_and_score(
+        self, config: str, train: tuple[int, ...], score: tuple[int, ...]
+    ) -> nested.Scores:
+        return {k: float(np.mean(v)) for k, v in self.crops(config, train, score).items()}
 
 
 FSD_TRAINING_VIEWS = ("clean", "train0", "train1", "train2")

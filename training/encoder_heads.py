@@ -154,18 +154,15 @@ def train_head(rows: Rows, folds: list[int], feature_set: str, l2: float, with_t
     )
 
 
-def picture_scores(
+def crop_scores(
     rows: Rows, head: Head, folds: list[int], views: tuple[str, ...]
-) -> dict[tuple[str, str], float]:
-    """(view, path) -> mean crop logit, for the corpus pictures (not twins) of `folds`."""
+) -> dict[tuple[str, str], list[float]]:
+    """(view, path) -> the head's logit of each crop (the resized one first), for the corpus
+    pictures (not twins) of `folds`; a picture's score is their mean."""
     mask = ~rows.twin & np.isin(rows.fold, folds) & np.isin(rows.view, views)
     idx = np.flatnonzero(mask)
     logits = head.crop_logits(rows.x[idx])
-    keys = np.char.add(np.char.add(rows.view[idx].astype(str), "|"), rows.path[idx].astype(str))
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    means = np.bincount(inverse, weights=logits) / np.bincount(inverse)
-    out = {}
-    for key, value in zip(uniq.tolist(), means.tolist(), strict=True):
-        view, path = key.split("|", 1)
-        out[(view, path)] = value
+    out: dict[tuple[str, str], list[float]] = {}
+    for i, value in zip(idx.tolist(), logits.tolist(), strict=True):
+        out.setdefault((str(rows.view[i]), str(rows.path[i])), []).append(value)
     return out

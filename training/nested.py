@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +30,7 @@ from training import corpus, dataset
 from training.metrics import balanced_weights, fit_logistic, roc_auc, sigmoid, threshold_for_fpr
 
 Scores = dict[tuple[str, str], float]  # (view, path) -> logit, positive towards AI
+T = TypeVar("T")
 F64 = npt.NDArray[np.float64]
 FOLDS = (0, 1, 2, 3, 4)
 EVALUATION_VIEWS = ("clean", "repost", "sized")
@@ -54,7 +55,9 @@ def cache_file(branch: str, key: str) -> Path:
     return dataset.CACHE / "nested" / branch / f"{digest}.json"
 
 
-def cached(branch: str, key: str, compute: Callable[[], Scores]) -> Scores:
+def cached(
+    branch: str, key: str, compute: Callable[[], dict[tuple[str, str], T]]
+) -> dict[tuple[str, str], T]:
     """Scores computed once per (branch, key); the key must name everything they depend on."""
     path = cache_file(branch, key)
     if path.exists():

@@ -172,7 +172,11 @@ def descriptions(workers: int = 2) -> dict[str, dict[str, F64]]:
 
 
 def fit_mixture(
-    x: F64, weights: F64 | None = None, seed: int = SEED
+    x: F64,
+    weights: F64 | None = None,
+    seed: int = SEED,
+    dimensions: int = PCA_DIMENSIONS,
+    components: int = MIXTURE_COMPONENTS,
 ) -> tuple[F64, F64, F64, F64, F64]:
     """PCA whitening and a tied Gaussian mixture on rows `x` (real photos' descriptions).
 
@@ -184,11 +188,11 @@ def fit_mixture(
     centred = x - mean
     cov = (w[:, None] * centred).T @ centred
     values, vectors = np.linalg.eigh(cov)
-    order = np.argsort(values)[::-1][:PCA_DIMENSIONS]
-    components = (vectors[:, order] / np.sqrt(values[order] + 1e-12)).T
-    z = centred @ components.T
+    order = np.argsort(values)[::-1][:dimensions]
+    directions = (vectors[:, order] / np.sqrt(values[order] + 1e-12)).T
+    z = centred @ directions.T
     rng = np.random.default_rng(seed)
-    m = MIXTURE_COMPONENTS
+    m = components
     means = z[rng.choice(len(z), m, replace=False)]
     pi = np.full(m, 1.0 / m)
     shared = np.cov(z.T, aweights=w) + 1e-3 * np.eye(z.shape[1])
@@ -207,7 +211,7 @@ def fit_mixture(
             z.shape[1]
         )
     chol = np.linalg.cholesky(np.linalg.inv(shared))
-    return mean, components, pi, means, chol
+    return mean, directions, pi, means, chol
 
 
 def _component_log_prob(z: F64, pi: F64, means: F64, chol: F64) -> F64:
@@ -220,9 +224,17 @@ def _component_log_prob(z: F64, pi: F64, means: F64, chol: F64) -> F64:
     )
 
 
-def model_from(filters: F64, real_descriptions: F64, weights: F64 | None = None) -> fsd.FsdModel:
+def model_from(
+    filters: F64,
+    real_descriptions: F64,
+    weights: F64 | None = None,
+    dimensions: int = PCA_DIMENSIONS,
+    mixture: int = MIXTURE_COMPONENTS,
+) -> fsd.FsdModel:
     """An `FsdModel` whose mixture and z-score come from `real_descriptions`."""
-    mean, components, pi, means, chol = fit_mixture(real_descriptions, weights)
+    mean, components, pi, means, chol = fit_mixture(
+        real_descriptions, weights, dimensions=dimensions, components=mixture
+    )
     z = (real_descriptions - mean) @ components.T
     ll = fsd.gmm_log_likelihood(z, pi, means, chol)
     return fsd.FsdModel(

@@ -247,6 +247,7 @@ def judge(
         model=model,
         detectors=_detector_probabilities(detector) if detector_ran else {},
         attribution=_attribution(detector) if detector_ran else None,
+        fallback=_fallback(detector),
     )
     edited = Edited(
         probability=localization.probability if localization is not None else None,
@@ -281,6 +282,11 @@ def _detector_probabilities(detector: Finding | None) -> dict[str, float]:
     if not isinstance(raw, dict):
         return {}
     return {str(k): float(v) for k, v in raw.items() if isinstance(v, int | float)}
+
+
+def _fallback(detector: Finding | None) -> str | None:
+    raw = detector.details.get("fallback") if detector is not None else None
+    return str(raw) if raw else None
 
 
 def _attribution(detector: Finding | None) -> Attribution | None:

@@ -1,16 +1,25 @@
 """AI-generation detection from the pixels alone.
 
-`detect_ai` is the analysis registered in the pipeline: features of the picture's
-micro-structure (`features.py`) and a residual CNN (`cnn.py`), combined and calibrated by the
-shipped model (`model.py`), and a reliability
-that drops to "low" when the picture is too small, too compressed, or when the score does not
-survive a light re-encoding: then the answer is "inconclusive", not "no evidence".
+`detect_ai` is the analysis registered in the pipeline. Detector 3 (`ensemble.py`) stacks a
+head trained here on a frozen CLIP encoder (`encoder.py`, `heads.py`) with Forensic
+Self-Descriptions (`fsd.py`). When the encoder file is not installed, or is not the one the
+head was trained on, detector 2 runs instead (hand-crafted features, `features.py`, and a
+residual CNN, `cnn.py`, combined by `model.py`) and the finding says why (`fallback`).
+
+Either way the answer comes with a reliability that drops to "low" when the picture is too
+small, too compressed, enlarged, or when the detector's parts disagree: then the answer is
+"inconclusive", not "no evidence".
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+
 import numpy as np
 
+from photoloupe.detect.encoder import SIDE, Encoder, EncoderUnavailable, packaged_encoder
+from photoloupe.detect.ensemble import Detector3, load_detector3
 from photoloupe.detect.features import MIN_SIDE, TILE, extract_features, luma
 from photoloupe.detect.laundering import jpeg, resize
 from photoloupe.detect.model import DetectorModel, load_model
@@ -41,7 +50,13 @@ GROUP_WORDS = {
     "noise": "noise level and its dependence on brightness",
     "coarse_texture": "coarse luminance texture",
     "cnn": "residual patterns learned by the neural network",
+    "encoder": "content and texture as a pretrained image encoder sees them",
+    "fsd": "how the picture's pixel residuals predict each other (its self-description)",
 }
+# Detector 3: crops whose stacked probabilities spread this far, across the threshold, do not
+# agree on the picture: low reliability (medium from the smaller spread).
+CROPS_SPLIT_LOW = 0.5
+CROPS_SPLIT_MEDIUM = 0.25
 
 
 def detect_ai(picture: Picture) -> Finding:
@@ -49,40 +64,103 @@ def detect_ai(picture: Picture) -> Finding:
 
     `details` holds: probability, threshold, decision ("ai-generated", "no-evidence",
     "inconclusive"), reliability ("high", "medium", "low"), reasons (why reliability is not
-    high), stability (probabilities of re-encoded copies), detectors (each model's own
-    probability), attribution (nearest generator family, only with evidence of AI generation),
-    contributions (per feature group and the CNN,
-    positive towards AI) and model (name, version, sha256).
+    high), detectors (each branch's own probability), attribution (nearest generator family,
+    only with evidence of AI generation), contributions (per branch or feature group,
+    positive towards AI), model (name, version, sha256) and fallback (null, or why detector
+    2 ran instead of detector 3). Detector 3 adds crops (the stacked probability of each
+    encoder crop); detector 2 adds stability (probabilities of re-encoded copies).
     """
+    try:
+        encoder = packaged_encoder(threads=_threads())
+    except EncoderUnavailable as exc:
+        return _detect_v2(picture, fallback=str(exc))
+    return _detect_v3(picture, load_detector3(), encoder)
+
+
+def _threads() -> int:
+    """Inside a worker process the pool is the parallelism: one thread each. Alone, two."""
+    if multiprocessing.parent_process() is not None:
+        return 1
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _too_small(picture: Picture, model_info: dict[str, str], threshold: float) -> Finding:
+    w, h = picture.width, picture.height
+    return Finding(
+        score=None,
+        notes=(f"The picture ({w}×{h}) is too small for the pixel detector.",),
+        codes=("detector_too_small",),
+        details={
+            "decision": "inconclusive",
+            "reliability": "low",
+            "model": model_info,
+            "threshold": threshold,
+            "reasons": ["too_small"],
+        },
+    )
+
+
+def _detect_v3(picture: Picture, model: Detector3, encoder: Encoder) -> Finding:
+    rgb = picture.pixels
+    model_info = {"name": model.name, "version": model.version, "sha256": model.sha256}
+    if min(rgb.shape[:2]) < MIN_SIDE:
+        return _too_small(picture, model_info, model.threshold)
+    scores = model.score(rgb, encoder)
+    probability = model.probability(scores.logits)
+    crops = [model.probability({**scores.logits, "encoder": z}) for z in scores.crop_logits]
+    reliability, reasons = _reliability_v3(picture, probability, crops, model.threshold)
+    decision = _decision(reliability, probability, model.threshold)
+    contributions = {
+        b: c * scores.logits[b] for b, c in zip(model.branches, model.coef, strict=True)
+    }
+    attribution = None
+    if decision == "ai-generated":
+        v2 = load_model()
+        if v2.attributor is not None:
+            attribution = v2.attributor.attribute(v2.standardised(extract_features(rgb)))
+    detectors = {b: round(model.branch_probability(b, scores.logits[b]), 4) for b in model.branches}
+    return Finding(
+        score=probability,
+        notes=_notes(probability, model.threshold, decision, reliability, contributions),
+        codes=(f"detector_{decision.replace('-', '_')}",),
+        evidence_of="ai-generation" if decision == "ai-generated" else None,
+        details={
+            "probability": round(probability, 4),
+            "threshold": model.threshold,
+            "decision": decision,
+            "reliability": reliability,
+            "reasons": reasons,
+            "crops": [round(p, 4) for p in crops],
+            "contributions": {k: round(v, 3) for k, v in contributions.items()},
+            "detectors": detectors,
+            "attribution": attribution,
+            "model": model_info,
+            "fallback": None,
+        },
+    )
+
+
+def _decision(reliability: str, probability: float, threshold: float) -> str:
+    if reliability == "low":
+        return "inconclusive"
+    return "ai-generated" if probability > threshold else "no-evidence"
+
+
+def _detect_v2(picture: Picture, fallback: str | None = None) -> Finding:
+    """Detector 2 (features and CNN), the fallback when the encoder is unavailable."""
     model = load_model()
     rgb = picture.pixels
     h, w = rgb.shape[:2]
     model_info = {"name": model.name, "version": model.version, "sha256": model.sha256}
     if min(h, w) < MIN_SIDE:
-        return Finding(
-            score=None,
-            notes=(f"The picture ({w}×{h}) is too small for the pixel detector.",),
-            codes=("detector_too_small",),
-            details={
-                "decision": "inconclusive",
-                "reliability": "low",
-                "model": model_info,
-                "threshold": model.threshold,
-                "reasons": ["too_small"],
-            },
-        )
+        return _too_small(picture, model_info, model.threshold)
     tiles = extract_features(rgb)
     feature_logit = model.logit(tiles)
     cnn_logit = model.cnn.logit(rgb) if model.cnn is not None else None
     probability = model.combined_probability(feature_logit, cnn_logit)
     stability = _stability(rgb, model)
     reliability, reasons = _reliability(picture, probability, stability, model.threshold)
-    if reliability == "low":
-        decision = "inconclusive"
-    elif probability > model.threshold:
-        decision = "ai-generated"
-    else:
-        decision = "no-evidence"
+    decision = _decision(reliability, probability, model.threshold)
     contributions = _contributions(model, tiles, cnn_logit)
     attribution = None
     if decision == "ai-generated" and model.attributor is not None:
@@ -106,6 +184,7 @@ def detect_ai(picture: Picture) -> Finding:
             "detectors": detectors,
             "attribution": attribution,
             "model": model_info,
+            "fallback": fallback,
         },
     )
 
@@ -146,22 +225,30 @@ def _contributions(
     return out
 
 
-def _reliability(
-    picture: Picture, probability: float, stability: list[float], threshold: float
-) -> tuple[str, list[str]]:
-    low: list[str] = []
-    medium: list[str] = []
-    side = min(picture.width, picture.height)
-    if side < MIN_RELIABLE_SIDE:
-        low.append("too_small")
-    elif side < TILE:
-        medium.append("small")
+def _picture_reasons(picture: Picture, small_side: int) -> tuple[list[str], list[str]]:
+    """Why any pixel detector's answer is less reliable for this picture: (low, medium)."""
+    low, medium = pixel_reasons(picture.pixels, small_side)
     quality = picture.jpeg.estimated_quality if picture.jpeg is not None else None
     if quality is not None and quality <= LOW_JPEG_QUALITY:
         low.append("heavily_compressed")
     elif quality is not None and quality < MEDIUM_JPEG_QUALITY:
         medium.append("compressed")
-    region = _central(picture.pixels, 1024)
+    if picture.format in LOSSY_CODECS or _lossy_webp(picture):
+        medium.append("lossy_codec")
+    return low, medium
+
+
+def pixel_reasons(rgb: np.ndarray, small_side: int = SIDE) -> tuple[list[str], list[str]]:
+    """The reasons read off the pixels alone (size, a compression grid, missing fine detail),
+    as (low, medium); the benchmark uses these on its views, which have no file."""
+    low: list[str] = []
+    medium: list[str] = []
+    side = min(rgb.shape[:2])
+    if side < MIN_RELIABLE_SIDE:
+        low.append("too_small")
+    elif side < small_side:
+        medium.append("small")
+    region = _central(rgb, 1024)
     blockiness = _blockiness(region)
     if blockiness >= BLOCKY_LOW:
         low.append("blocky")
@@ -172,8 +259,22 @@ def _reliability(
         low.append("upscaled_or_smooth")
     elif share < HIGH_FREQUENCY_MEDIUM:
         medium.append("little_fine_detail")
-    if picture.format in LOSSY_CODECS or _lossy_webp(picture):
-        medium.append("lossy_codec")
+    return low, medium
+
+
+def _graded(low: list[str], medium: list[str]) -> tuple[str, list[str]]:
+    if low:
+        return "low", low + medium
+    if medium:
+        return "medium", medium
+    return "high", []
+
+
+def _reliability(
+    picture: Picture, probability: float, stability: list[float], threshold: float
+) -> tuple[str, list[str]]:
+    """Detector 2: the picture's own reasons, and whether two light reposts move the score."""
+    low, medium = _picture_reasons(picture, TILE)
     scores = [probability, *stability]
     spread = max(scores) - min(scores)
     crosses = min(scores) < threshold <= max(scores)
@@ -181,11 +282,28 @@ def _reliability(
         low.append("unstable_under_reencoding")
     elif spread >= WOBBLY_SPREAD or crosses:
         medium.append("sensitive_to_reencoding")
-    if low:
-        return "low", low + medium
-    if medium:
-        return "medium", medium
-    return "high", []
+    return _graded(low, medium)
+
+
+def _reliability_v3(
+    picture: Picture, probability: float, crops: list[float], threshold: float
+) -> tuple[str, list[str]]:
+    """Detector 3: the picture's own reasons, and whether its crops agree across the
+    threshold (a picture whose parts disagree may be partly generated, or simply hard)."""
+    low, medium = _picture_reasons(picture, SIDE)
+    crop_low, crop_medium = crop_reasons(crops, threshold)
+    return _graded(low + crop_low, medium + crop_medium)
+
+
+def crop_reasons(crops: list[float], threshold: float) -> tuple[list[str], list[str]]:
+    """Detector 3's crops, as stacked probabilities, straddling the threshold: (low, medium)."""
+    spread = max(crops) - min(crops) if crops else 0.0
+    crosses = bool(crops) and min(crops) < threshold <= max(crops)
+    if crosses and spread >= CROPS_SPLIT_LOW:
+        return ["crops_disagree"], []
+    if crosses and spread >= CROPS_SPLIT_MEDIUM:
+        return [], ["crops_differ"]
+    return [], []
 
 
 def _central(rgb: np.ndarray, height: int, width: int | None = None) -> np.ndarray:

@@ -101,13 +101,19 @@ class AiGenerated(_Model):
     model: ModelInfo | None = None
     detectors: dict[str, float] = Field(
         default_factory=dict,
-        description="Each pixel model's own calibrated probability (features, cnn), before "
-        "they are combined into `probability`.",
+        description="Each pixel model's own calibrated probability before they are "
+        "combined into `probability`: (encoder, fsd) for detector 3, (features, cnn) for "
+        "detector 2.",
     )
     attribution: Attribution | None = Field(
         default=None,
         description="The known generator family whose traces are closest, or `unknown`; only "
         "when the detector found evidence of AI generation.",
+    )
+    fallback: str | None = Field(
+        default=None,
+        description="Null when detector 3 ran; otherwise why the pixel detector fell back to "
+        "detector 2 (the frozen encoder is not installed, or not the file it was trained on).",
     )
 
 

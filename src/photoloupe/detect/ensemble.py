@@ -1,0 +1,138 @@
+"""Detector 3: heads on a frozen encoder and Forensic Self-Descriptions, stacked and calibrated.
+
+`weights/detector3.npz` holds what was trained here (the encoder head, the FSD filters,
+whitening and mixture, the stack); `weights/detector3.json` describes it, with the sha256 of
+the weights and of the encoder file the head was trained on. Both hashes are checked at load:
+a weight file that does not match is refused (`ModelIntegrityError`), and an encoder file
+that does not match is treated as missing, so the detector falls back to detector 2 (the
+project's own features and CNN) and the report says so.
+
+`training/train_detector3.py` rebuilds the weights from ../shared/data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from photoloupe.detect.encoder import CLIP_VIT_B16_INT8, Encoder, native_crops, resized_crop
+from photoloupe.detect.fsd import FsdModel
+from photoloupe.detect.heads import FEATURE_SETS, EncoderHead
+from photoloupe.detect.model import ModelIntegrityError
+
+WEIGHTS_FILE = "detector3.npz"
+MANIFEST_FILE = "detector3.json"
+
+
+@dataclass(frozen=True)
+class BranchScores:
+    """What each branch said about one picture (raw logits, positive towards AI)."""
+
+    logits: dict[str, float]
+    crop_logits: tuple[float, ...]  # the encoder head's, one per crop
+
+
+@dataclass(frozen=True)
+class Detector3:
+    name: str
+    version: str
+    sha256: str
+    head: EncoderHead
+    fsd: FsdModel
+    branches: tuple[str, ...]  # the stack's inputs, in order
+    coef: tuple[float, ...]
+    bias: float
+    threshold: float  # on the stacked probability
+    platt: dict[str, tuple[float, float]]  # each branch alone: probability = sigmoid(a z + b)
+    native_crops: int
+
+    def score(self, rgb: npt.NDArray[np.uint8], encoder: Encoder) -> BranchScores:
+        crops = np.concatenate([resized_crop(rgb)[None], native_crops(rgb, self.native_crops)])
+        crop_logits = self.head.crop_logits(encoder.embed(crops))
+        logits = {"encoder": float(crop_logits.mean()), "fsd": self.fsd.logit(rgb)}
+        return BranchScores(logits, tuple(float(v) for v in crop_logits))
+
+    def probability(self, logits: dict[str, float]) -> float:
+        z = sum(c * logits[b] for b, c in zip(self.branches, self.coef, strict=True)) + self.bias
+        return float(1.0 / (1.0 + np.exp(-z)))
+
+    def branch_probability(self, branch: str, logit: float) -> float:
+        a, b = self.platt[branch]
+        return float(1.0 / (1.0 + np.exp(-(a * logit + b))))
+
+
+def load_detector3(directory: str | None = None) -> Detector3:
+    """Load and verify detector 3's weights (the packaged ones by default)."""
+    if directory is None:
+        return _packaged()
+    base = Path(directory)
+    return _parse((base / WEIGHTS_FILE).read_bytes(), (base / MANIFEST_FILE).read_text("utf-8"))
+
+
+@cache
+def _packaged() -> Detector3:
+    weights = resources.files("photoloupe.detect").joinpath("weights")
+    return _parse(
+        weights.joinpath(WEIGHTS_FILE).read_bytes(),
+        weights.joinpath(MANIFEST_FILE).read_text("utf-8"),
+    )
+
+
+def _parse(blob: bytes, manifest_text: str) -> Detector3:
+    manifest = json.loads(manifest_text)
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != manifest["sha256"]:
+        raise ModelIntegrityError(
+            f"The detector weights do not match their recorded fingerprint (expected "
+            f"{manifest['sha256'][:12]}…, found {digest[:12]}…); refusing to use them."
+        )
+    if manifest["encoder"]["sha256"] != CLIP_VIT_B16_INT8.sha256:
+        raise ModelIntegrityError("The detector's head was trained on another encoder.")
+    feature_set = str(manifest["feature_set"])
+    if feature_set not in FEATURE_SETS:
+        raise ModelIntegrityError(f"Unknown encoder feature set {feature_set!r}.")
+    with np.load(io.BytesIO(blob), allow_pickle=False) as a:
+        head = EncoderHead(
+            feature_set=feature_set,
+            mean=a["head_mean"].astype(np.float32),
+            scale=a["head_scale"].astype(np.float32),
+            coef=a["head_coef"].astype(np.float32),
+            intercept=float(a["head_intercept"]),
+        )
+        fsd = FsdModel(
+            filters=a["fsd_filters"].astype(np.float64),
+            mean=a["fsd_mean"].astype(np.float64),
+            components=a["fsd_components"].astype(np.float64),
+            weights=a["fsd_weights"].astype(np.float64),
+            means=a["fsd_means"].astype(np.float64),
+            precision_cholesky=a["fsd_precision_cholesky"].astype(np.float64),
+            z_mean=float(a["fsd_z"][0]),
+            z_std=float(a["fsd_z"][1]),
+        )
+        branches = tuple(str(b) for b in manifest["branches"])
+        platt = {b: (float(a[f"platt_{b}"][0]), float(a[f"platt_{b}"][1])) for b in branches}
+        coef = tuple(float(c) for c in a["stack_coef"])
+        bias = float(a["stack_bias"])
+    if len(coef) != len(branches) or not set(branches) <= {"encoder", "fsd"}:
+        raise ModelIntegrityError("The detector's stack does not match its branches.")
+    return Detector3(
+        name=str(manifest["name"]),
+        version=str(manifest["version"]),
+        sha256=digest,
+        head=head,
+        fsd=fsd,
+        branches=branches,
+        coef=coef,
+        bias=bias,
+        threshold=float(manifest["threshold"]),
+        platt=platt,
+        native_crops=int(manifest["native_crops"]),
+    )

@@ -1,0 +1,129 @@
+"""Rebuild detector 3 (frozen encoder heads + Forensic Self-Descriptions) from ../shared/data.
+
+    make train        # or: .venv/bin/python -m training.train_detector3
+
+Steps (cached under training/.cache/; the `train` extra provides torch for the twins and the
+FSD filters):
+1. `training.twins`: the project's four autoencoders (trained on the development photos only)
+   and two aligned twins of every real photo;
+2. `training.embeddings`: the frozen encoder's embeddings of every view of every picture and
+   twin;
+3. `training.train_fsd`: the FSD filter bank (development photos only) and the descriptions;
+4. leave-source-out out-of-fold scores over the 5 folds: the encoder head's configuration
+   (feature set, L2) is the one with the best out-of-fold AUC; those scores fit the stack, the
+   per-branch calibrations and the threshold (TARGET_FPR of held-out real photos);
+5. the head fitted on every fold, with the twins; the FSD mixture on every real photo;
+6. weights + manifest (with their sha256 and the encoder's) into src/photoloupe/detect/weights/.
+
+The benchmark (`benchmarks/detect.py`) repeats steps 4-5 inside each of its outer folds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+
+import numpy as np
+
+from photoloupe.detect import encoder
+from photoloupe.detect.ensemble import MANIFEST_FILE, WEIGHTS_FILE
+from training import branches, corpus, embeddings, nested, train_fsd, twins
+from training.metrics import fit_platt
+from training.train_detector import WEIGHTS_DIR
+
+VERSION = "3.0.0"
+NAME = "photoloupe-encoder-fsd"
+STACKED = ("encoder", "fsd")
+NATIVE_CROPS = 3  # at run time: the resized view and up to this many crops at full resolution
+
+
+def build_caches(workers: int) -> None:
+    twins.build(workers)
+    embeddings.build_corpus(workers)
+    embeddings.build_twins(workers)
+    train_fsd.descriptions(workers)
+
+
+def platt_of(scores: nested.Scores) -> tuple[float, float]:
+    y_of = nested.labels()
+    keys = [k for k in scores if k[0] in nested.EVALUATION_VIEWS]
+    return fit_platt(
+        np.array([scores[k] for k in keys]), np.array([y_of[p] for _, p in keys], float)
+    )
+
+
+def main() -> None:
+    workers = int(os.environ.get("WORKERS", "2"))
+    build_caches(workers)
+    enc = branches.EncoderBranch()
+    fsd_branch = branches.FsdBranch()
+    chosen = nested.choose(enc, nested.FOLDS)
+    fsd_oof = nested.inner_scores(fsd_branch, "gmm", nested.FOLDS)
+    per_branch = {"encoder": chosen.inner, "fsd": fsd_oof}
+    stack = nested.fit_stack(per_branch, STACKED)
+    head = enc.head(chosen.config, nested.FOLDS)
+    fsd_model = fsd_branch.model(nested.FOLDS)
+    assert isinstance(fsd_model, train_fsd.fsd.FsdModel)
+    buf = io.BytesIO()
+    np.savez(
+        buf,
+        head_mean=head.mean.astype(np.float32),
+        head_scale=head.scale.astype(np.float32),
+        head_coef=head.coef.astype(np.float32),
+        head_intercept=np.float32(head.intercept),
+        fsd_filters=fsd_model.filters.astype(np.float64),
+        fsd_mean=fsd_model.mean,
+        fsd_components=fsd_model.components,
+        fsd_weights=fsd_model.weights,
+        fsd_means=fsd_model.means,
+        fsd_precision_cholesky=fsd_model.precision_cholesky,
+        fsd_z=np.array([fsd_model.z_mean, fsd_model.z_std]),
+        stack_coef=np.asarray(stack.coef),
+        stack_bias=np.float64(stack.bias),
+        platt_encoder=np.asarray(platt_of(chosen.inner)),
+        platt_fsd=np.asarray(platt_of(fsd_oof)),
+    )
+    blob = buf.getvalue()
+    items = corpus.benchmark_items()
+    source = encoder.CLIP_VIT_B16_INT8
+    manifest = {
+        "name": NAME,
+        "version": VERSION,
+        "sha256": hashlib.sha256(blob).hexdigest(),
+        "threshold": round(stack.threshold, 6),
+        "branches": list(STACKED),
+        "feature_set": head.feature_set,
+        "native_crops": NATIVE_CROPS,
+        "encoder": {
+            "distribution": source.distribution,
+            "version": source.version,
+            "file": source.member,
+            "sha256": source.sha256,
+            "architecture": source.architecture,
+            "upstream": source.upstream,
+            "licence": source.licence,
+        },
+        "training": {
+            "ai_images": sum(1 for i in items if i.label == 1),
+            "real_images": sum(1 for i in items if i.label == 0),
+            "development_photos": len(corpus.development_photos()),
+            "encoder_config": chosen.config,
+            "encoder_inner_auc": {k: round(v, 4) for k, v in chosen.inner_auc.items()},
+            "target_fpr": nested.TARGET_FPR,
+            "twin_share": branches.encoder_heads.TWIN_SHARE,
+        },
+    }
+    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+    (WEIGHTS_DIR / WEIGHTS_FILE).write_bytes(blob)
+    (WEIGHTS_DIR / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n", "utf-8")
+    coefs = ", ".join(f"{c:.3f} x {b}" for b, c in zip(STACKED, stack.coef, strict=True))
+    print(
+        f"wrote {WEIGHTS_FILE} ({len(blob) // 1024} KB): head {chosen.config}; stack {coefs} "
+        f"+ {stack.bias:.3f}; threshold {stack.threshold:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
