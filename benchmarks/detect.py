@@ -68,7 +68,8 @@ def _view_facts(rows: list[dict[str, object]], outers: dict[int, nested.Outer]) 
         for row in own:
             view = named[str(row["view"])]
             low, _ = pixel_reasons(view)
-            crop_low, _ = crop_reasons([float(p) for p in row["crop_p"]], threshold)  # type: ignore[attr-defined]
+            crop_p = [float(p) for p in row["crop_p"]]  # type: ignore[attr-defined]
+            crop_low, _ = crop_reasons(crop_p, threshold)
             row["inconclusive"] = bool(low or crop_low)
             row["side"] = min(view.shape[:2])
 
@@ -109,7 +110,7 @@ def evaluate() -> None:
                     "no_twins": ablation.get((view, path), np.nan),
                     "crop_p": [
                         float(sigmoid(np.array(others + w["encoder"] * c)))
-                        for c in crops[(view, path)]
+                        for c in branches.crop_subset(crops[(view, path)], config.split("|")[2])
                     ],
                 }
             )

@@ -1,4 +1,6 @@
-"""Leave-generator-out benchmark of the AI-image detector, plus its speed.
+"""Leave-generator-out benchmark of detector 2 (features + CNN), the fallback of detector 3.
+
+Its speed, and detector 3's figures, are printed by benchmarks/detect.py.
 
     .venv/bin/python benchmarks/detect_v2.py
 
@@ -20,8 +22,6 @@ which training never saw). Prints measured figures; asserts nothing.
 from __future__ import annotations
 
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from scan_timer import time_scan  # noqa: E402
 from training import dataset  # noqa: E402
 from training.metrics import (  # noqa: E402
     expected_calibration_error,
@@ -107,52 +106,7 @@ def evaluate() -> None:
         print(f"{generator[:40]:40} f{fold}  {row}")
 
 
-def speed() -> None:
-    import cv2
-
-    from photoloupe.detect import detect_ai
-    from photoloupe.io import load_picture
-
-    scene = cv2.resize(
-        np.asarray(load_picture(ROOT / "examples" / "harbour.jpg").pixels), (4000, 3000)
-    )
-    _, buf = cv2.imencode(".jpg", cv2.cvtColor(scene, cv2.COLOR_RGB2BGR))
-    picture = load_picture(buf.tobytes(), name="12mp.jpg")
-    detect_ai(picture)  # load the model once
-    runs = []
-    for _ in range(3):
-        started = time.perf_counter()
-        detect_ai(picture)
-        runs.append(time.perf_counter() - started)
-    print(f"\n== detector on a 12-megapixel picture: {min(runs):.3f} s (best of 3)")
-
-    sources = sorted((dataset.SHARED / "ai" / "stable-diffusion-v1-4").glob("*.jpg"))[:50]
-    sources += sorted((dataset.SHARED / "real" / "camera").glob("*.jpg"))[:50]
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "in"
-        folder.mkdir()
-        count = 0
-        for n, source in enumerate(sources):
-            rgb = load_picture(source).pixels
-            h, w = rgb.shape[:2]
-            if min(h, w) < 512:
-                rgb = cv2.resize(rgb, (512, 512))
-            y, x = (h - 512) // 2 if h >= 512 else 0, (w - 512) // 2 if w >= 512 else 0
-            tile = np.ascontiguousarray(rgb[y : y + 512, x : x + 512])
-            cv2.imwrite(str(folder / f"{n:03d}.png"), cv2.cvtColor(tile, cv2.COLOR_RGB2BGR))
-            count += 1
-        for label, extra in (("scan --quick", ("--quick",)), ("scan (full report)", ())):
-            _, elapsed = time_scan(folder, 2, *extra)
-            print(
-                f"== {label} --workers 2 on {count} pictures of 512x512: "
-                f"{count / elapsed:.1f} images/s ({elapsed:.1f} s, process start-up included)"
-            )
-
-
 if __name__ == "__main__":
     if not dataset.SHARED.is_dir():
         sys.exit("../shared/data is not beside the checkout; nothing to measure")
-    if "--speed-only" not in sys.argv:
-        evaluate()
-    if "--no-speed" not in sys.argv:
-        speed()
+    evaluate()

@@ -45,6 +45,8 @@ class Branch(Protocol):
 
     def configs(self) -> tuple[str, ...]: ...
 
+    def cost(self, config: str) -> float: ...
+
     def fit_and_score(
         self, config: str, train: tuple[int, ...], score: tuple[int, ...]
     ) -> Scores: ...
@@ -97,11 +99,19 @@ class Chosen:
     inner_auc: dict[str, float]
 
 
+# A configuration within this much inner AUC of the best, and cheaper, is preferred (fixed in
+# advance: run time is a target too).
+COST_TOLERANCE = 0.005
+
+
 def choose(branch: Branch, folds: tuple[int, ...]) -> Chosen:
-    """The configuration with the best inner out-of-fold AUC over `folds`."""
+    """The cheapest configuration whose inner out-of-fold AUC over `folds` is within
+    COST_TOLERANCE of the best one's (ties: the higher AUC)."""
     candidates = {c: inner_scores(branch, c, folds) for c in branch.configs()}
     aucs = {c: auc_of(s) for c, s in candidates.items()}
-    best = max(aucs, key=lambda c: aucs[c])
+    top = max(aucs.values())
+    near = [c for c in aucs if aucs[c] >= top - COST_TOLERANCE]
+    best = min(near, key=lambda c: (branch.cost(c), -aucs[c]))
     return Chosen(best, candidates[best], aucs)
 
 

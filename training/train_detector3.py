@@ -36,7 +36,6 @@ from training.train_detector import WEIGHTS_DIR
 VERSION = "3.0.0"
 NAME = "photoloupe-encoder-fsd"
 STACKED = ("encoder", "fsd")
-NATIVE_CROPS = 3  # at run time: the resized view and up to this many crops at full resolution
 
 
 def build_caches(workers: int) -> None:
@@ -95,7 +94,7 @@ def main() -> None:
         "threshold": round(stack.threshold, 6),
         "branches": list(STACKED),
         "feature_set": head.feature_set,
-        "native_crops": NATIVE_CROPS,
+        "crop_set": chosen.config.split("|")[2],
         "encoder": {
             "distribution": source.distribution,
             "version": source.version,

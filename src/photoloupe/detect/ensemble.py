@@ -30,6 +30,23 @@ from photoloupe.detect.model import ModelIntegrityError
 
 WEIGHTS_FILE = "detector3.npz"
 MANIFEST_FILE = "detector3.json"
+# Which crops a picture's encoder score averages (`training/branches.py` measures each):
+# crop set -> how many crops at full resolution beside the whole picture shrunk to 224.
+CROP_SETS = {"resized": 0, "resized+centre": 1, "all": 3}
+
+
+def picture_crops(rgb: npt.NDArray[np.uint8], crop_set: str) -> npt.NDArray[np.uint8]:
+    """The encoder's crops of a picture: the resized view first, then those at full
+    resolution (the centre first).
+
+    >>> picture_crops(np.zeros((600, 800, 3), np.uint8), "resized+centre").shape
+    (2, 224, 224, 3)
+    """
+    native = CROP_SETS[crop_set]
+    parts = [resized_crop(rgb)[None]]
+    if native:
+        parts.append(native_crops(rgb, native))
+    return np.concatenate(parts)
 
 
 @dataclass(frozen=True)
@@ -52,10 +69,10 @@ class Detector3:
     bias: float
     threshold: float  # on the stacked probability
     platt: dict[str, tuple[float, float]]  # each branch alone: probability = sigmoid(a z + b)
-    native_crops: int
+    crop_set: str
 
     def score(self, rgb: npt.NDArray[np.uint8], encoder: Encoder) -> BranchScores:
-        crops = np.concatenate([resized_crop(rgb)[None], native_crops(rgb, self.native_crops)])
+        crops = picture_crops(rgb, self.crop_set)
         crop_logits = self.head.crop_logits(encoder.embed(crops))
         logits = {"encoder": float(crop_logits.mean()), "fsd": self.fsd.logit(rgb)}
         return BranchScores(logits, tuple(float(v) for v in crop_logits))
@@ -96,6 +113,9 @@ def _parse(blob: bytes, manifest_text: str) -> Detector3:
         )
     if manifest["encoder"]["sha256"] != CLIP_VIT_B16_INT8.sha256:
         raise ModelIntegrityError("The detector's head was trained on another encoder.")
+    crop_set = str(manifest["crop_set"])
+    if crop_set not in CROP_SETS:
+        raise ModelIntegrityError(f"Unknown encoder crop set {crop_set!r}.")
     feature_set = str(manifest["feature_set"])
     if feature_set not in FEATURE_SETS:
         raise ModelIntegrityError(f"Unknown encoder feature set {feature_set!r}.")
@@ -134,5 +154,5 @@ def _parse(blob: bytes, manifest_text: str) -> Detector3:
         bias=bias,
         threshold=float(manifest["threshold"]),
         platt=platt,
-        native_crops=int(manifest["native_crops"]),
+        crop_set=crop_set,
     )

@@ -137,7 +137,10 @@ def describe(rgb: npt.NDArray[np.uint8], filters: F64) -> F64:
     b = NEIGHBOURHOOD
     half = b // 2
     n = DIMENSION_PER_FILTER
-    plane = _centre(grey(rgb), MAX_SIDE + 2 * (filters.shape[-1] // 2))
+    side = MAX_SIDE + 2 * (filters.shape[-1] // 2)
+    h, w = rgb.shape[:2]
+    y, x = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    plane = grey(rgb[y : y + side, x : x + side])
     res = residuals(plane, filters)
     gram = np.zeros((k * n, k * n))
     moment = np.zeros(k * n)
