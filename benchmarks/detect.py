@@ -72,6 +72,9 @@ def _view_facts(rows: list[dict[str, object]], outers: dict[int, nested.Outer]) 
             crop_low, _ = crop_reasons(crop_p, threshold)
             row["inconclusive"] = bool(low or crop_low)
             row["side"] = min(view.shape[:2])
+            if row["view"] == "repost":
+                factor, _, quality, encoder = views.repost_parameters(path, named["clean"].shape)
+                row["repost"] = (factor, quality, encoder)
 
 
 def evaluate() -> None:
@@ -179,6 +182,25 @@ def _report(rows: list[dict[str, object]]) -> None:
             )
     print("\n== size and score: Spearman rank correlation of short side and probability")
     _size_correlation(rows)
+    print("\n== AUC by short side of the view (all conditions)")
+    for low, high in ((0, 256), (256, 384), (384, 512), (512, 100000)):
+        sel = [r for r in rows if low <= int(r["side"]) < high]  # type: ignore[call-overload]
+        if sel:
+            y = _col(sel, "y").astype(float)
+            print(
+                f"{low:>4}-{min(high, 9999):<5} AUC {roc_auc(y, _col(sel, 'p')):.3f}   "
+                f"n_ai {int((y == 1).sum())} n_real {int((y == 0).sum())}"
+            )
+    print("\n== repost condition: AUC by JPEG quality and by downscale factor")
+    reposts = [r for r in rows if r["view"] == "repost"]
+    for name, index, bands in (
+        ("quality", 1, ((70, 80), (80, 90), (90, 96))),
+        ("factor", 0, ((0.5, 0.7), (0.7, 0.85), (0.85, 1.01))),
+    ):
+        for low, high in bands:
+            sel = [r for r in reposts if low <= r["repost"][index] < high]  # type: ignore[index]
+            y = _col(sel, "y").astype(float)
+            print(f"{name} {low}-{high}: AUC {roc_auc(y, _col(sel, 'p')):.3f} ({len(sel)} views)")
     print("\n== AUC per held-out generator (against all held-out real photos)")
     print(f"{'generator':40} {'fold':>4} " + " ".join(f"{c:>7}" for c in CONDITIONS))
     generators = sorted({str(r["group"]) for r in rows if r["y"] == 1})

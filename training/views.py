@@ -19,7 +19,14 @@ import hashlib
 import numpy as np
 import numpy.typing as npt
 
-from photoloupe.detect.laundering import jpeg, jpeg_with, launder_wide, repost, resize
+from photoloupe.detect.laundering import (
+    jpeg,
+    jpeg_with,
+    launder_wide,
+    repost,
+    repost_draws,
+    resize,
+)
 
 RGB = npt.NDArray[np.uint8]
 EVALUATION_VIEWS = ("clean", "repost", "sized")
@@ -29,6 +36,11 @@ SIZE_RANGE = (256, 1024)
 
 def seed(path: str, salt: str) -> int:
     return int(hashlib.sha256(f"{salt}:{path}".encode()).hexdigest()[:8], 16)
+
+
+def repost_parameters(path: str, shape: tuple[int, ...]) -> tuple[float, str, int, str]:
+    """What the repost view of `path` did: (factor, resampler, JPEG quality, encoder)."""
+    return repost_draws(shape, np.random.default_rng(seed(path, "v3-repost")))
 
 
 def evaluation_views(path: str, rgb: RGB) -> dict[str, RGB]:

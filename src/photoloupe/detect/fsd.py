@@ -121,7 +121,7 @@ def _orbits(b: int) -> F64:
             key = (abs(y - half), abs(x - half))
             if key != (0, 0):
                 m[y * b + x, index[key]] = 1.0
-    return m / m.sum(axis=0, keepdims=True)
+    return np.asarray(m / m.sum(axis=0, keepdims=True), dtype=np.float64)
 
 
 ORBITS = _orbits(NEIGHBOURHOOD)

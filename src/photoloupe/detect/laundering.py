@@ -173,11 +173,19 @@ def launder_wide(rgb: RGB, rng: np.random.Generator, spec: WideLaundering | None
     return jpeg_with(out, quality, ENCODERS[int(rng.integers(len(ENCODERS)))])
 
 
-def repost(rgb: RGB, rng: np.random.Generator, min_side: int = 224) -> RGB:
-    """The benchmark's repost condition: a resize by 0.5-1 with Lanczos or bicubic, then a
-    JPEG save at 70-95 by either encoder. Deterministic given `rng`."""
-    factor = _floor_factor(rgb.shape, float(rng.uniform(0.5, 1.0)), min_side)
+def repost_draws(
+    shape: tuple[int, ...], rng: np.random.Generator, min_side: int = 224
+) -> tuple[float, str, int, str]:
+    """The repost's random draws: (factor, resampler, JPEG quality, encoder)."""
+    factor = _floor_factor(shape, float(rng.uniform(0.5, 1.0)), min_side)
     resampler = REPOST_RESAMPLERS[int(rng.integers(len(REPOST_RESAMPLERS)))]
     quality = int(rng.integers(70, 96))
     encoder = ENCODERS[int(rng.integers(len(ENCODERS)))]
+    return factor, resampler, quality, encoder
+
+
+def repost(rgb: RGB, rng: np.random.Generator, min_side: int = 224) -> RGB:
+    """The benchmark's repost condition: a resize by 0.5-1 with Lanczos or bicubic, then a
+    JPEG save at 70-95 by either encoder. Deterministic given `rng`."""
+    factor, resampler, quality, encoder = repost_draws(rgb.shape, rng, min_side)
     return jpeg_with(resize_with(rgb, factor, resampler), quality, encoder)
