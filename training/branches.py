@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from photoloupe.detect import encoder
+from photoloupe.detect.heads import FEATURE_SETS
 from training import corpus, embeddings, encoder_heads, nested, train_fsd
 
 CODE_VERSION = "1"
@@ -33,7 +34,7 @@ def crop_subset(logits: list[float], crop_set: str) -> list[float]:
 class EncoderBranch:
     with_twins: bool = True
     name: str = "encoder"
-    feature_sets: tuple[str, ...] = encoder_heads.FEATURE_SETS
+    feature_sets: tuple[str, ...] = FEATURE_SETS
     l2_grid: tuple[float, ...] = encoder_heads.L2_GRID
     crop_sets: tuple[str, ...] = tuple(CROP_SETS)
 
@@ -52,7 +53,9 @@ class EncoderBranch:
 
     def _key(self, config: str, train: tuple[int, ...], score: tuple[int, ...]) -> str:
         head = "|".join(config.split("|")[:2])  # the crop set does not change the head
+        rows = encoder_heads.load_rows()
         return (
+            f"rows {len(rows.path)} twins {int(rows.twin.sum())} "
             f"encoder v{CODE_VERSION} heads v{embeddings.CODE_VERSION} "
             f"{encoder.CLIP_VIT_B16_INT8.sha256[:12]} {head} twins={self.with_twins} "
             f"share={encoder_heads.TWIN_SHARE:.4f} train={train} score={score}"
@@ -141,7 +144,103 @@ class FsdBranch:
 
         key = (
             f"fsd v{CODE_VERSION} filters {train_fsd.filters_digest(filters)} "
+            f"described {len(self.descriptions())} "
             f"pca {train_fsd.PCA_DIMENSIONS} m {train_fsd.MIXTURE_COMPONENTS} "
             f"train={train} score={score}"
         )
         return nested.cached(self.name, key, compute)
+
+
+FEATURES_TRAINING_VIEWS = ("clean", "train0", "train1", "train2")
+
+
+@dataclass
+class FeaturesBranch:
+    """Detector 2's hand-crafted residual features with a logistic regression, refitted on
+    detector 3's corpus, views and folds (benchmark only: it measures the features alone and
+    whether they add anything to the stack)."""
+
+    name: str = "features"
+    _tiles: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+    def configs(self) -> tuple[str, ...]:
+        return ("logistic",)
+
+    def cost(self, config: str) -> float:
+        return 0.0
+
+    def tiles(self) -> dict[str, dict[str, np.ndarray]]:
+        if not self._tiles:
+            from training import feature_views
+
+            self._tiles.update(feature_views.features())
+        return self._tiles
+
+    def fit_and_score(
+        self, config: str, train: tuple[int, ...], score: tuple[int, ...]
+    ) -> nested.Scores:
+        from training import feature_views
+
+        def compute() -> nested.Scores:
+            from training.metrics import fit_logistic
+            from training.train_detector import L2
+
+            tiles = self.tiles()
+            items = [i for i in corpus.benchmark_items() if i.fold in train]
+            weights = corpus.source_weights(items)
+            x, y, w = [], [], []
+            for item in items:
+                views = tiles.get(item.path, {})
+                chosen = [views[v] for v in FEATURES_TRAINING_VIEWS if v in views]
+                n = sum(len(t) for t in chosen)
+                for t in chosen:
+                    x.append(t)
+                    y += [item.label] * len(t)
+                    w += [weights[item.path] / max(1, n)] * len(t)
+            xs = np.concatenate(x).astype(np.float64)
+            mean, scale = xs.mean(axis=0), xs.std(axis=0) + 1e-6
+            coef, bias = fit_logistic((xs - mean) / scale, np.array(y, float), L2, np.array(w))
+            out: nested.Scores = {}
+            for item in corpus.benchmark_items():
+                if item.fold not in score:
+                    continue
+                for view in nested.EVALUATION_VIEWS:
+                    t = tiles.get(item.path, {}).get(view)
+                    if t is not None:
+                        out[(view, item.path)] = float((((t - mean) / scale) @ coef + bias).mean())
+            return out
+
+        key = (
+            f"features v{CODE_VERSION} cache {feature_views.CODE_VERSION} {len(self.tiles())} "
+            f"train={train} score={score}"
+        )
+        return nested.cached(self.name, key, compute)
+
+
+@dataclass
+class PatchBranch:
+    """The LaDeDa-style patch network (`training.train_patch`): one network per set of
+    excluded folds, cached; it scores only pictures of the folds it was trained without."""
+
+    name: str = "patch"
+    _bank: list[object] = field(default_factory=list)
+
+    def configs(self) -> tuple[str, ...]:
+        return ("tiny",)
+
+    def cost(self, config: str) -> float:
+        return 0.0
+
+    def fit_and_score(
+        self, config: str, train: tuple[int, ...], score: tuple[int, ...]
+    ) -> nested.Scores:
+        from training import train_patch
+
+        if not self._bank:
+            self._bank.append(train_patch.build_bank())
+        bank = self._bank[0]
+        assert isinstance(bank, train_patch.PatchBank)
+        excluded = tuple(sorted(set(nested.FOLDS) - set(train)))
+        scores = train_patch.scores_without(bank, excluded)
+        items = {i.path: i for i in corpus.benchmark_items()}
+        return {k: v for k, v in scores.items() if items[k[1]].fold in score}
