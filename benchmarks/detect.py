@@ -38,7 +38,6 @@ from training.metrics import (  # noqa: E402
     sigmoid,
     tpr_at_fpr,
 )
-from training.train_detector3 import STACKED  # noqa: E402
 
 CONDITIONS = nested.EVALUATION_VIEWS
 MODERN_FOLD = 1
@@ -77,27 +76,43 @@ def _view_facts(rows: list[dict[str, object]], outers: dict[int, nested.Outer]) 
                 row["repost"] = (factor, quality, encoder)
 
 
+def candidates() -> list[nested.Branch]:
+    """The branches measured: the encoder head and FSD always; detector 2's features and the
+    patch network when their caches are built (`training.feature_views`, `training.train_patch`)."""
+    from training import feature_views, train_patch
+
+    out: list[nested.Branch] = [branches.EncoderBranch(), branches.FsdBranch()]
+    if feature_views.cache_file().exists():
+        out.append(branches.FeaturesBranch())
+    if (train_patch.patch_dir() / "bank.pkl").exists() and "--patch" in sys.argv:
+        out.append(branches.PatchBranch())
+    return out
+
+
 def evaluate() -> None:
-    encoder = branches.EncoderBranch()
+    measured = candidates()
+    names = [b.name for b in measured]
+    encoder = measured[0]
+    assert isinstance(encoder, branches.EncoderBranch)
     no_twins = branches.EncoderBranch(with_twins=False, name="encoder-no-twins")
-    fsd = branches.FsdBranch()
     items = {i.path: i for i in corpus.benchmark_items()}
     rows: list[dict[str, object]] = []
     outers: dict[int, nested.Outer] = {}
     for k in nested.FOLDS:
-        outer = nested.outer_fold([encoder, fsd], k, STACKED)
+        outer = nested.outer_fold(measured, k)
         outers[k] = outer
         rest = tuple(f for f in nested.FOLDS if f != k)
         config = outer.chosen["encoder"].config
         crops = encoder.crops(config, rest, (k,))
         ablation = no_twins.fit_and_score(config, rest, (k,))
+        members = outer.stack.branches
         keys = nested.common_keys(outer.scores, CONDITIONS)
-        x = nested.matrix(outer.scores, keys, STACKED)
-        p = outer.stack.probability(x)
-        w = dict(zip(STACKED, outer.stack.coef, strict=True))
-        for (view, path), prob, logits in zip(keys, p, x, strict=True):
+        p = outer.stack.probability(nested.matrix(outer.scores, keys, members))
+        w = dict(zip(members, outer.stack.coef, strict=True))
+        for (view, path), prob in zip(keys, p, strict=True):
             item = items[path]
-            others = outer.stack.bias + w["fsd"] * logits[STACKED.index("fsd")]
+            logits = {b: outer.scores[b][(view, path)] for b in names}
+            others = outer.stack.bias + sum(w[b] * logits[b] for b in members if b != "encoder")
             rows.append(
                 {
                     "view": view,
@@ -108,8 +123,7 @@ def evaluate() -> None:
                     "family": _source_family(item),
                     "p": float(prob),
                     "above": bool(prob > outer.stack.threshold),
-                    "encoder": float(logits[STACKED.index("encoder")]),
-                    "fsd": float(logits[STACKED.index("fsd")]),
+                    **logits,
                     "no_twins": ablation.get((view, path), np.nan),
                     "crop_p": [
                         float(sigmoid(np.array(others + w["encoder"] * c)))
@@ -120,18 +134,19 @@ def evaluate() -> None:
         print(
             f"fold {k}: encoder {config} (inner AUC "
             + ", ".join(f"{c} {a:.3f}" for c, a in outer.chosen["encoder"].inner_auc.items())
-            + f"); stack {dict(w)} + {outer.stack.bias:.3f}; threshold {outer.stack.threshold:.3f}",
+            + f"); stack {dict(w)} + {outer.stack.bias:.3f}; threshold "
+            f"{outer.stack.threshold:.3f}",
             flush=True,
         )
     _view_facts(rows, outers)
-    _report(rows)
+    _report(rows, names)
 
 
 def _col(rows: list[dict[str, object]], key: str) -> np.ndarray:
     return np.array([r[key] for r in rows])
 
 
-def _report(rows: list[dict[str, object]]) -> None:
+def _report(rows: list[dict[str, object]], names: list[str]) -> None:
     print("\n== detector 3, nested leave-generator-out and leave-source-out, 5 folds")
     print(
         f"{'condition':10} {'AUC':>6} {'TPR@1%':>7} {'TPR@5%':>7} {'FPR@thr':>8} {'TPR@thr':>8} "
@@ -160,17 +175,17 @@ def _report(rows: list[dict[str, object]]) -> None:
             f"{condition:10} AUC {roc_auc(y, p):.3f}   TPR@thr {above[y == 1].mean():.3f}   "
             f"n_ai {int((y == 1).sum())}"
         )
-    print("\n== each branch alone (raw logits) and the stack; twins ablation")
-    print(f"{'condition':10} {'stack':>7} {'encoder':>8} {'no twins':>9} {'fsd':>7}")
+    print("\n== each branch alone (raw logits) and the stack; the twins ablation (encoder)")
+    print(f"{'condition':10} {'stack':>7} " + " ".join(f"{n:>8}" for n in names) + "  no twins")
     for condition in (*CONDITIONS, "all"):
         sel = [r for r in rows if condition in ("all", r["view"])]
         y = _col(sel, "y").astype(float)
         nt = _col(sel, "no_twins").astype(float)
         ok = ~np.isnan(nt)
+        alone = " ".join(f"{roc_auc(y, _col(sel, n).astype(float)):8.3f}" for n in names)
         print(
-            f"{condition:10} {roc_auc(y, _col(sel, 'p')):7.3f} "
-            f"{roc_auc(y, _col(sel, 'encoder')):8.3f} {roc_auc(y[ok], nt[ok]):9.3f} "
-            f"{roc_auc(y, _col(sel, 'fsd')):7.3f}"
+            f"{condition:10} {roc_auc(y, _col(sel, 'p')):7.3f} {alone}  "
+            f"{roc_auc(y[ok], nt[ok]):8.3f}"
         )
     print("\n== real photos flagged at the threshold, and inconclusive, by kind of source")
     for family in ("camera", "web", "bsds500", "scenes", "other"):

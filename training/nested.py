@@ -153,6 +153,36 @@ def fit_stack(per_branch: dict[str, Scores], branches: tuple[str, ...]) -> Stack
     return Stack(branches, stack.coef, bias, threshold)
 
 
+# A branch joins the stack only if it raises the stack's inner out-of-fold AUC by this much
+# (fixed in advance; the encoder head is always in).
+JOIN_GAIN = 0.002
+
+
+def stack_auc(per_branch: dict[str, Scores], branches: tuple[str, ...]) -> float:
+    stack = fit_stack(per_branch, branches)
+    keys = common_keys({b: per_branch[b] for b in branches}, EVALUATION_VIEWS)
+    y_of = labels()
+    y = np.array([y_of[p] for _, p in keys], float)
+    return roc_auc(y, stack.probability(matrix(per_branch, keys, branches)))
+
+
+def choose_stack(per_branch: dict[str, Scores], first: str = "encoder") -> tuple[str, ...]:
+    """Greedy: start from `first`, add the branch that raises the inner AUC most, while the
+    gain is at least JOIN_GAIN."""
+    members = (first,)
+    score = stack_auc(per_branch, members)
+    while True:
+        gains = {
+            b: stack_auc(per_branch, (*members, b)) - score for b in per_branch if b not in members
+        }
+        if not gains:
+            return members
+        best = max(gains, key=lambda b: gains[b])
+        if gains[best] < JOIN_GAIN:
+            return members
+        members, score = (*members, best), score + gains[best]
+
+
 @dataclass(frozen=True)
 class Outer:
     """Everything the benchmark needs from one outer fold."""
@@ -163,9 +193,11 @@ class Outer:
     stack: Stack
 
 
-def outer_fold(branches: list[Branch], k: int, stacked: tuple[str, ...]) -> Outer:
+def outer_fold(branches: list[Branch], k: int, stacked: tuple[str, ...] | None = None) -> Outer:
+    """Outer fold `k`; the stack's members are `stacked`, or chosen by `choose_stack`."""
     rest = tuple(f for f in FOLDS if f != k)
     chosen = {b.name: choose(b, rest) for b in branches}
     scores = {b.name: b.fit_and_score(chosen[b.name].config, rest, (k,)) for b in branches}
-    stack = fit_stack({n: c.inner for n, c in chosen.items()}, stacked)
+    inner = {n: c.inner for n, c in chosen.items()}
+    stack = fit_stack(inner, stacked if stacked is not None else choose_stack(inner))
     return Outer(k, chosen, scores, stack)

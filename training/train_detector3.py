@@ -35,7 +35,6 @@ from training.train_detector import WEIGHTS_DIR
 
 VERSION = "3.0.0"
 NAME = "photoloupe-encoder-fsd"
-STACKED = ("encoder", "fsd")
 
 
 def build_caches(workers: int) -> None:
@@ -61,7 +60,8 @@ def main() -> None:
     chosen = nested.choose(enc, nested.FOLDS)
     fsd_oof = nested.inner_scores(fsd_branch, "gmm", nested.FOLDS)
     per_branch = {"encoder": chosen.inner, "fsd": fsd_oof}
-    stack = nested.fit_stack(per_branch, STACKED)
+    members = nested.choose_stack(per_branch)
+    stack = nested.fit_stack(per_branch, members)
     head = enc.head(chosen.config, nested.FOLDS)
     fsd_model = fsd_branch.model(nested.FOLDS)
     assert isinstance(fsd_model, train_fsd.fsd.FsdModel)
@@ -92,7 +92,7 @@ def main() -> None:
         "version": VERSION,
         "sha256": hashlib.sha256(blob).hexdigest(),
         "threshold": round(stack.threshold, 6),
-        "branches": list(STACKED),
+        "branches": list(members),
         "feature_set": head.feature_set,
         "crop_set": chosen.config.split("|")[2],
         "encoder": {
@@ -117,7 +117,7 @@ def main() -> None:
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     (WEIGHTS_DIR / WEIGHTS_FILE).write_bytes(blob)
     (WEIGHTS_DIR / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n", "utf-8")
-    coefs = ", ".join(f"{c:.3f} x {b}" for b, c in zip(STACKED, stack.coef, strict=True))
+    coefs = ", ".join(f"{c:.3f} x {b}" for b, c in zip(members, stack.coef, strict=True))
     print(
         f"wrote {WEIGHTS_FILE} ({len(blob) // 1024} KB): head {chosen.config}; stack {coefs} "
         f"+ {stack.bias:.3f}; threshold {stack.threshold:.3f}"

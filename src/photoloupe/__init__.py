@@ -6,7 +6,7 @@
 ('ai-generated', True)
 """
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 from photoloupe.compare import compare
 from photoloupe.errors import InputError, PhotoloupeError

@@ -74,7 +74,9 @@ class Detector3:
     def score(self, rgb: npt.NDArray[np.uint8], encoder: Encoder) -> BranchScores:
         crops = picture_crops(rgb, self.crop_set)
         crop_logits = self.head.crop_logits(encoder.embed(crops))
-        logits = {"encoder": float(crop_logits.mean()), "fsd": self.fsd.logit(rgb)}
+        logits = {"encoder": float(crop_logits.mean())}
+        if "fsd" in self.branches:
+            logits["fsd"] = self.fsd.logit(rgb)
         return BranchScores(logits, tuple(float(v) for v in crop_logits))
 
     def probability(self, logits: dict[str, float]) -> float:
@@ -141,7 +143,15 @@ def _parse(blob: bytes, manifest_text: str) -> Detector3:
         platt = {b: (float(a[f"platt_{b}"][0]), float(a[f"platt_{b}"][1])) for b in branches}
         coef = tuple(float(c) for c in a["stack_coef"])
         bias = float(a["stack_bias"])
-    if len(coef) != len(branches) or not set(branches) <= {"encoder", "fsd"}:
+    if (
+        len(coef) != len(branches)
+        or branches[:1] != ("encoder",)
+        or not set(branches)
+        <= {
+            "encoder",
+            "fsd",
+        }
+    ):
         raise ModelIntegrityError("The detector's stack does not match its branches.")
     return Detector3(
         name=str(manifest["name"]),
