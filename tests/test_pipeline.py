@@ -86,11 +86,13 @@ def test_the_verdict_says_what_was_checked_and_what_was_not() -> None:
 def test_without_a_usable_detector_the_verdict_is_inconclusive(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from photoloupe.detect import model
+    from photoloupe.detect import ensemble, model
 
     def refuse() -> None:
         raise model.ModelIntegrityError("weights tampered with")
 
+    # Tampered weights are refused, never replaced by the other detector in silence.
+    monkeypatch.setattr(ensemble, "_packaged", refuse)
     monkeypatch.setattr(model, "_packaged_model", refuse)
     report = photoloupe.check(EXAMPLES / "harbour.jpg")
     assert report.ai_generated.probability is None

@@ -26,7 +26,7 @@ from photoloupe.io import load_picture
 from training import corpus, dataset, views
 
 NATIVE_CROPS = {"clean": 3, "repost": 3}  # other views: one native crop
-CODE_VERSION = "1"
+CODE_VERSION = "2"  # 2: one crop per encoder run (batch-independent embeddings)
 
 
 def cache_dir(kind: str = "corpus") -> Path:

@@ -142,11 +142,19 @@ class Encoder:
         self._outputs = [*blocks, "image_embeds"]
 
     def embed(self, crops: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        """uint8 (n, 224, 224, 3) -> float32 (n, `dim`)."""
+        """uint8 (n, 224, 224, 3) -> float32 (n, `dim`).
+
+        One crop per run: the int8 graph quantises its activations with one scale per tensor,
+        so a crop run in a batch would be embedded differently depending on its neighbours
+        (batching buys nothing on a CPU anyway).
+        """
         if crops.ndim != 4 or crops.shape[1:] != (SIDE, SIDE, 3):
             raise ValueError(f"expected (n, {SIDE}, {SIDE}, 3) crops, got {crops.shape}")
-        x = (crops.astype(np.float32) / np.float32(255) - MEAN) / STD
-        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+        return np.concatenate([self._embed_one(crop) for crop in crops])
+
+    def _embed_one(self, crop: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        x = (crop.astype(np.float32) / np.float32(255) - MEAN) / STD
+        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
         out = self._session.run(self._outputs, {self._input: x})
         tokens = [np.asarray(block)[:, 0, :] for block in out[:LAYERS]]
         return np.concatenate([*tokens, np.asarray(out[LAYERS])], axis=1).astype(np.float32)
