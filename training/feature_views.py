@@ -43,13 +43,8 @@ def features(workers: int = 2) -> dict[str, dict[str, np.ndarray]]:
     """path -> view -> (tiles, features)."""
     path = cache_file()
     if path.exists():
-        out: dict[str, dict[str, np.ndarray]] = {}
-        with np.load(path) as d:
-            for key in d.files:
-                p, view = key.rsplit("|", 1)
-                out.setdefault(p, {})[view] = d[key]
-        return out
-    out = {}
+        return views.load_by_view(path)
+    out: dict[str, dict[str, np.ndarray]] = {}
     todo = corpus.benchmark_items()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for n, (p, result) in enumerate(pool.map(_work, todo, chunksize=4), 1):
@@ -57,8 +52,7 @@ def features(workers: int = 2) -> dict[str, dict[str, np.ndarray]]:
                 out[p] = result
             if n % 200 == 0:
                 print(f"features {n}/{len(todo)}", file=sys.stderr)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **{f"{p}|{v}": t for p, by in out.items() for v, t in by.items()})
+    views.save_by_view(path, out)
     return out
 
 

@@ -262,14 +262,14 @@ def scores_without(data: CnnData, excluded: tuple[int, ...]) -> dict[str, dict[s
     return scores
 
 
-def export(net) -> bytes:  # type: ignore[no-untyped-def]
+def export(net, side: int = cnn.CROP) -> bytes:  # type: ignore[no-untyped-def]
     """The network as ONNX bytes, with batch, height and width left free."""
     import torch
 
     buf = io.BytesIO()
     torch.onnx.export(
         net,
-        (torch.zeros(1, 3, cnn.CROP, cnn.CROP),),
+        (torch.zeros(1, 3, side, side),),
         buf,
         dynamo=False,
         input_names=["pixels"],

@@ -150,21 +150,16 @@ def descriptions(workers: int = 2) -> dict[str, dict[str, F64]]:
     filters = learn_filters()
     path = fsd_dir() / f"descriptions-{filters_digest(filters)}.npz"
     if path.exists():
-        with np.load(path) as d:
-            out: dict[str, dict[str, F64]] = {}
-            for key in d.files:
-                p, view = key.rsplit("|", 1)
-                out.setdefault(p, {})[view] = d[key]
-            return out
+        return views.load_by_view(path)
     todo = corpus.benchmark_items()
-    out = {}
+    out: dict[str, dict[str, F64]] = {}
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for n, (p, described) in enumerate(pool.map(_describe_item, todo, chunksize=4), 1):
             if described is not None:
                 out[p] = described
             if n % 100 == 0:
                 print(f"described {n}/{len(todo)}", file=sys.stderr)
-    np.savez(path, **{f"{p}|{v}": d for p, by in out.items() for v, d in by.items()})
+    views.save_by_view(path, out)
     return out
 
 

@@ -19,7 +19,6 @@ pictures a network never saw.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import pickle
 import sys
@@ -266,20 +265,9 @@ def scores_without(bank: PatchBank, excluded: tuple[int, ...]) -> nested.Scores:
 
 
 def export(net: Any) -> bytes:
-    import torch
+    from training.train_cnn import export as export_onnx
 
-    buf = io.BytesIO()
-    torch.onnx.export(
-        net,
-        (torch.zeros(1, 3, CROP, CROP),),
-        buf,
-        dynamo=False,
-        input_names=["pixels"],
-        output_names=["logit"],
-        dynamic_axes={"pixels": {0: "n", 2: "h", 3: "w"}, "logit": {0: "n"}},
-        opset_version=17,
-    )
-    return buf.getvalue()
+    return export_onnx(net, CROP)
 
 
 def main() -> None:

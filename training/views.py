@@ -15,6 +15,7 @@ photos, go through exactly the same transforms.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -70,4 +71,19 @@ def training_views(
             quality = int(rng.integers(85, 99))
             source = jpeg_with(rgb, quality, ("opencv", "pillow")[int(rng.integers(2))])
         out[f"train{k}"] = launder_wide(source, rng)
+    return out
+
+
+def save_by_view(path: Path, by_path: dict[str, dict[str, np.ndarray]]) -> None:
+    """One .npz of arrays keyed "picture|view" (the caches of per-view descriptions)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **{f"{p}|{v}": a for p, by in by_path.items() for v, a in by.items()})
+
+
+def load_by_view(path: Path) -> dict[str, dict[str, np.ndarray]]:
+    out: dict[str, dict[str, np.ndarray]] = {}
+    with np.load(path) as d:
+        for key in d.files:
+            p, view = key.rsplit("|", 1)
+            out.setdefault(p, {})[view] = d[key]
     return out

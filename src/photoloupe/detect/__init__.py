@@ -119,23 +119,49 @@ def _detect_v3(picture: Picture, model: Detector3, encoder: Encoder) -> Finding:
         if v2.attributor is not None:
             attribution = v2.attributor.attribute(v2.standardised(extract_features(rgb)))
     detectors = {b: round(model.branch_probability(b, scores.logits[b]), 4) for b in model.branches}
+    return _finding(
+        probability,
+        model.threshold,
+        decision,
+        reliability,
+        reasons,
+        contributions,
+        detectors,
+        attribution,
+        model_info,
+        {"crops": [round(p, 4) for p in crops], "fallback": None},
+    )
+
+
+def _finding(
+    probability: float,
+    threshold: float,
+    decision: str,
+    reliability: str,
+    reasons: list[str],
+    contributions: dict[str, float],
+    detectors: dict[str, float],
+    attribution: object,
+    model_info: dict[str, str],
+    extra: dict[str, object],
+) -> Finding:
+    """The detector's finding, whichever detector ran; `extra` holds its own details."""
     return Finding(
         score=probability,
-        notes=_notes(probability, model.threshold, decision, reliability, contributions),
+        notes=_notes(probability, threshold, decision, reliability, contributions),
         codes=(f"detector_{decision.replace('-', '_')}",),
         evidence_of="ai-generation" if decision == "ai-generated" else None,
         details={
             "probability": round(probability, 4),
-            "threshold": model.threshold,
+            "threshold": threshold,
             "decision": decision,
             "reliability": reliability,
             "reasons": reasons,
-            "crops": [round(p, 4) for p in crops],
             "contributions": {k: round(v, 3) for k, v in contributions.items()},
             "detectors": detectors,
             "attribution": attribution,
             "model": model_info,
-            "fallback": None,
+            **extra,
         },
     )
 
@@ -168,24 +194,17 @@ def _detect_v2(picture: Picture, fallback: str | None = None) -> Finding:
     detectors = {"features": round(model.probability(feature_logit), 4)}
     if cnn_logit is not None:
         detectors["cnn"] = round(model.cnn_probability(cnn_logit), 4)
-    return Finding(
-        score=probability,
-        notes=_notes(probability, model.threshold, decision, reliability, contributions),
-        codes=(f"detector_{decision.replace('-', '_')}",),
-        evidence_of="ai-generation" if decision == "ai-generated" else None,
-        details={
-            "probability": round(probability, 4),
-            "threshold": model.threshold,
-            "decision": decision,
-            "reliability": reliability,
-            "reasons": reasons,
-            "stability": [round(p, 4) for p in stability],
-            "contributions": {k: round(v, 3) for k, v in contributions.items()},
-            "detectors": detectors,
-            "attribution": attribution,
-            "model": model_info,
-            "fallback": fallback,
-        },
+    return _finding(
+        probability,
+        model.threshold,
+        decision,
+        reliability,
+        reasons,
+        contributions,
+        detectors,
+        attribution,
+        model_info,
+        {"stability": [round(p, 4) for p in stability], "fallback": fallback},
     )
 
 
