@@ -38,6 +38,7 @@ from training.metrics import (  # noqa: E402
     sigmoid,
     tpr_at_fpr,
 )
+from training.train_detector3 import STACKABLE  # noqa: E402
 
 CONDITIONS = nested.EVALUATION_VIEWS
 MODERN_FOLD = 1
@@ -94,17 +95,18 @@ def evaluate() -> None:
     names = [b.name for b in measured]
     encoder = measured[0]
     assert isinstance(encoder, branches.EncoderBranch)
-    no_twins = branches.EncoderBranch(with_twins=False, name="encoder-no-twins")
     items = {i.path: i for i in corpus.benchmark_items()}
     rows: list[dict[str, object]] = []
     outers: dict[int, nested.Outer] = {}
     for k in nested.FOLDS:
-        outer = nested.outer_fold(measured, k)
+        outer = nested.outer_fold(measured, k, STACKABLE)
         outers[k] = outer
         rest = tuple(f for f in nested.FOLDS if f != k)
         config = outer.chosen["encoder"].config
         crops = encoder.crops(config, rest, (k,))
-        ablation = no_twins.fit_and_score(config, rest, (k,))
+        # The twins ablation: the chosen configuration with the twins' option flipped.
+        flipped = branches.with_twins(config, config.endswith("|no-twins"))
+        ablation = encoder.fit_and_score(flipped, rest, (k,))
         members = outer.stack.branches
         keys = nested.common_keys(outer.scores, CONDITIONS)
         p = outer.stack.probability(nested.matrix(outer.scores, keys, members))
@@ -124,7 +126,8 @@ def evaluate() -> None:
                     "p": float(prob),
                     "above": bool(prob > outer.stack.threshold),
                     **logits,
-                    "no_twins": ablation.get((view, path), np.nan),
+                    "flipped": ablation.get((view, path), np.nan),
+                    "chosen_twins": not config.endswith("|no-twins"),
                     "crop_p": [
                         float(sigmoid(np.array(others + w["encoder"] * c)))
                         for c in branches.crop_subset(crops[(view, path)], config.split("|")[2])
@@ -176,16 +179,22 @@ def _report(rows: list[dict[str, object]], names: list[str]) -> None:
             f"n_ai {int((y == 1).sum())}"
         )
     print("\n== each branch alone (raw logits) and the stack; the twins ablation (encoder)")
-    print(f"{'condition':10} {'stack':>7} " + " ".join(f"{n:>8}" for n in names) + "  no twins")
+    print(
+        f"{'condition':10} {'stack':>7} "
+        + " ".join(f"{n:>8}" for n in names)
+        + "   twins  no twins  (folds choosing twins: "
+        + f"{sorted({int(r['fold']) for r in rows if r['chosen_twins']})})"  # type: ignore[call-overload]
+    )
     for condition in (*CONDITIONS, "all"):
         sel = [r for r in rows if condition in ("all", r["view"])]
         y = _col(sel, "y").astype(float)
-        nt = _col(sel, "no_twins").astype(float)
-        ok = ~np.isnan(nt)
+        chosen, other = _col(sel, "encoder").astype(float), _col(sel, "flipped").astype(float)
+        uses = _col(sel, "chosen_twins").astype(bool)
+        twins, none = np.where(uses, chosen, other), np.where(uses, other, chosen)
         alone = " ".join(f"{roc_auc(y, _col(sel, n).astype(float)):8.3f}" for n in names)
         print(
-            f"{condition:10} {roc_auc(y, _col(sel, 'p')):7.3f} {alone}  "
-            f"{roc_auc(y[ok], nt[ok]):8.3f}"
+            f"{condition:10} {roc_auc(y, _col(sel, 'p')):7.3f} {alone} "
+            f"{roc_auc(y, twins):7.3f} {roc_auc(y, none):9.3f}"
         )
     print("\n== real photos flagged at the threshold, and inconclusive, by kind of source")
     for family in ("camera", "web", "bsds500", "scenes", "other"):

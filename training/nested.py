@@ -193,11 +193,11 @@ class Outer:
     stack: Stack
 
 
-def outer_fold(branches: list[Branch], k: int, stacked: tuple[str, ...] | None = None) -> Outer:
-    """Outer fold `k`; the stack's members are `stacked`, or chosen by `choose_stack`."""
+def outer_fold(branches: list[Branch], k: int, stackable: tuple[str, ...]) -> Outer:
+    """Outer fold `k`: every branch is chosen and scores k; the stack's members are chosen by
+    `choose_stack` among `stackable` (the branches the shipped detector can run)."""
     rest = tuple(f for f in FOLDS if f != k)
     chosen = {b.name: choose(b, rest) for b in branches}
     scores = {b.name: b.fit_and_score(chosen[b.name].config, rest, (k,)) for b in branches}
-    inner = {n: c.inner for n, c in chosen.items()}
-    stack = fit_stack(inner, stacked if stacked is not None else choose_stack(inner))
-    return Outer(k, chosen, scores, stack)
+    inner = {n: c.inner for n, c in chosen.items() if n in stackable}
+    return Outer(k, chosen, scores, fit_stack(inner, choose_stack(inner)))

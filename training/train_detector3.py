@@ -34,6 +34,9 @@ from training.metrics import fit_platt
 from training.train_detector import WEIGHTS_DIR
 
 VERSION = "3.0.0"
+# The branches the run-time detector (`photoloupe.detect.ensemble`) can run, so the only ones
+# that may join the stack; the benchmark measures others (features, patch network) alone.
+STACKABLE = ("encoder", "fsd")
 NAME = "photoloupe-encoder-fsd"
 
 
