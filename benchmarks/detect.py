@@ -166,6 +166,18 @@ def _report(rows: list[dict[str, object]], names: list[str]) -> None:
             f"{inc[y == 1].mean():8.3f} {inc[y == 0].mean():9.3f} "
             f"{int((y == 1).sum()):5d} {int((y == 0).sum()):6d}"
         )
+    # Pooled figures compare probabilities of five models; within a fold only one model ranks.
+    print("\n== AUC within each outer fold (its own held-out AI and real pictures), and the mean")
+    for condition in (*CONDITIONS, "all"):
+        per_fold = []
+        for k in sorted({int(r["fold"]) for r in rows}):  # type: ignore[call-overload]
+            sel = [r for r in rows if r["fold"] == k and condition in ("all", r["view"])]
+            per_fold.append(roc_auc(_col(sel, "y").astype(float), _col(sel, "p")))
+        print(
+            f"{condition:10} "
+            + " ".join(f"{a:6.3f}" for a in per_fold)
+            + f"   mean {np.mean(per_fold):.3f}"
+        )
     print("\n== the modern-generator fold (fold 1) against all held-out real photos")
     for condition in (*CONDITIONS, "all"):
         sel = [
@@ -250,6 +262,32 @@ def _size_correlation(rows: list[dict[str, object]]) -> None:
     print(
         f"real photos: {spearmanr(side, p).statistic:+.3f} over all views ({parts}); "
         f"short sides {side.min()}-{side.max()}"
+    )
+    # Sources differ both in size and in how they look (BSDS500's scans are small, camera
+    # originals large), so the pooled figure mixes size with source. Within one source, and
+    # within one picture (its clean view against its own shrunk views), only size varies.
+    group = _col(sel, "group")
+    within, weights = [], []
+    for g in np.unique(group):
+        m = group == g
+        if m.sum() >= 10 and len(np.unique(side[m])) > 1:
+            within.append(spearmanr(side[m], p[m]).statistic)
+            weights.append(m.sum())
+    path = _col(sel, "path")
+    shrink, change = [], []
+    for q in np.unique(path):
+        m = path == q
+        clean = m & (view == "clean")
+        if clean.sum() != 1:
+            continue
+        for other in np.flatnonzero(m & (view != "clean")):
+            shrink.append(side[other] / side[clean][0])
+            change.append(p[other] - p[clean][0])
+    print(
+        f"  within a source (mean over {len(within)} sources of 10+ views, weighted by views): "
+        f"{np.average(within, weights=weights):+.3f}; within a picture (its shrunk views' "
+        f"size ratio against their change in probability, {len(shrink)} pairs): "
+        f"{spearmanr(shrink, change).statistic:+.3f}"
     )
 
 
