@@ -156,8 +156,8 @@ def fit_stack(per_branch: dict[str, Scores], branches: tuple[str, ...]) -> Stack
 # A branch joins the stack only if it raises the stack's inner out-of-fold AUC by this much
 # (fixed in advance; the encoder head is always in), and lowers it in no condition. The second
 # rule was added after the second benchmark run: FSD joined on the pooled gain (its clean and
-# sized scores see who was never saved as JPEG) while it lowered the repost AUC in every outer
-# fold, and in every inner one too; a repost is what users bring.
+# sized scores see who was never saved as JPEG) while it lowered the repost AUC in each of the
+# four outer folds it joined, and in those folds' inner scores too; a repost is what users bring.
 JOIN_GAIN = 0.002
 
 

@@ -1,10 +1,12 @@
 """AI-generation detection from the pixels alone.
 
-`detect_ai` is the analysis registered in the pipeline. Detector 3 (`ensemble.py`) stacks a
-head trained here on a frozen CLIP encoder (`encoder.py`, `heads.py`) with Forensic
-Self-Descriptions (`fsd.py`). When the encoder file is not installed, or is not the one the
-head was trained on, detector 2 runs instead (hand-crafted features, `features.py`, and a
-residual CNN, `cnn.py`, combined by `model.py`) and the finding says why (`fallback`).
+`detect_ai` is the analysis registered in the pipeline. Detector 3 (`ensemble.py`) is a
+head trained here on a frozen CLIP encoder (`encoder.py`, `heads.py`), stacked with Forensic
+Self-Descriptions (`fsd.py`) only where the shipped weights say so (the shipped stack holds
+the encoder head alone: FSD lost accuracy on reposts). When the encoder file is not
+installed, or is not the one the head was trained on, detector 2 runs instead (hand-crafted
+features, `features.py`, and a residual CNN, `cnn.py`, combined by `model.py`) and the
+finding says why (`fallback`).
 
 Either way the answer comes with a reliability that drops to "low" when the picture is too
 small, too compressed, enlarged, or when the detector's parts disagree: then the answer is

@@ -102,8 +102,8 @@ class AiGenerated(_Model):
     detectors: dict[str, float] = Field(
         default_factory=dict,
         description="Each pixel model's own calibrated probability before they are "
-        "combined into `probability`: (encoder, fsd) for detector 3, (features, cnn) for "
-        "detector 2.",
+        "combined into `probability`: for detector 3 the branches its weights stack (encoder; "
+        "fsd where stacked), (features, cnn) for detector 2.",
     )
     attribution: Attribution | None = Field(
         default=None,
