@@ -3,6 +3,12 @@
     .venv/bin/python benchmarks/detect.py              # figures, then speed
     .venv/bin/python benchmarks/detect.py --no-speed
     .venv/bin/python benchmarks/detect.py --speed-only
+    .venv/bin/python benchmarks/detect.py --patch-alone   # the patch network's outer folds
+
+The patch network (`training/train_patch.py`) takes minutes per network on the CPU; its
+nested figures (`--patch`) need 15 networks, its figures alone (`--patch-alone`) only the 5
+trained without one outer fold each. Its settings are fixed in that module, so nothing is
+chosen on inner folds and the outer networks' scores are all it needs to be judged alone.
 
 Protocol: 5 outer folds, each holding out whole generators (fold 1 is the modern generators:
 GPT-4o image, gpt-image-1, ChatGPT, Gemini, Nano Banana (Pro), Seedream 5) and whole real
@@ -291,6 +297,30 @@ def _size_correlation(rows: list[dict[str, object]]) -> None:
     )
 
 
+def patch_alone() -> None:
+    """The patch network alone: each outer fold scored by the network trained without it."""
+    from training import train_patch
+
+    bank = train_patch.build_bank()
+    items = {i.path: i for i in corpus.benchmark_items()}
+    scores: nested.Scores = {}
+    for k in nested.FOLDS:
+        scores.update(train_patch.scores_without(bank, (k,)))
+    print("\n== the patch network alone (raw logits), outer networks")
+    for condition in (*CONDITIONS, "all"):
+        keys = [key for key in scores if condition in ("all", key[0])]
+        y = np.array([items[p].label for _, p in keys], float)
+        fold = np.array([items[p].fold for _, p in keys])
+        z = np.array([scores[key] for key in keys])
+        within = [roc_auc(y[fold == k], z[fold == k]) for k in nested.FOLDS]
+        modern = (fold == MODERN_FOLD) | (y == 0)
+        print(
+            f"{condition:10} AUC pooled {roc_auc(y, z):.3f}   within folds "
+            + " ".join(f"{a:.3f}" for a in within)
+            + f" (mean {np.mean(within):.3f})   modern fold {roc_auc(y[modern], z[modern]):.3f}"
+        )
+
+
 def speed() -> None:
     import cv2
 
@@ -337,6 +367,9 @@ def speed() -> None:
 if __name__ == "__main__":
     if not dataset.SHARED.is_dir():
         sys.exit("../shared/data is not beside the checkout; nothing to measure")
+    if "--patch-alone" in sys.argv:
+        patch_alone()
+        sys.exit(0)
     if "--speed-only" not in sys.argv:
         evaluate()
     if "--no-speed" not in sys.argv:
