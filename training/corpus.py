@@ -15,7 +15,7 @@ a fold of their own). On the real side a fold holds whole *units*:
 - a real photo that names no make and belongs to none of the above is grouped with its turned
   and mirrored copies (`dataset.scene_groups`), as in detector 2.
 
-The whole camera originals of real/full and the metadata samples (83 photos) are development
+The whole camera originals of real/full and the metadata samples (79 photos) are development
 photos (fold -1): the FSD filter bank and the project's autoencoders are learned on them
 alone, so that nothing the benchmark scores ever shaped those unsupervised parts. They are
 neither trained on by the heads nor scored.
