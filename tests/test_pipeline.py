@@ -84,16 +84,25 @@ def test_the_verdict_says_what_was_checked_and_what_was_not() -> None:
 
 
 def test_without_a_usable_detector_the_verdict_is_inconclusive(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from photoloupe.detect import ensemble, model
+    import shutil
+    from importlib import resources
 
-    def refuse() -> None:
-        raise model.ModelIntegrityError("weights tampered with")
+    from photoloupe.detect import ensemble
 
-    # Tampered weights are refused, never replaced by the other detector in silence.
-    monkeypatch.setattr(ensemble, "_packaged", refuse)
-    monkeypatch.setattr(model, "_packaged_model", refuse)
+    # Real tampered files through the real loader; detector 2 stays loadable, so a silent
+    # fallback to it would show as a probability here.
+    tampered = tmp_path / "weights"
+    tampered.mkdir()
+    shipped = resources.files("photoloupe.detect").joinpath("weights")
+    for name in (ensemble.WEIGHTS_FILE, ensemble.MANIFEST_FILE):
+        with resources.as_file(shipped.joinpath(name)) as path:
+            shutil.copy(path, tampered / name)
+    blob = bytearray((tampered / ensemble.WEIGHTS_FILE).read_bytes())
+    blob[-100] ^= 0x01
+    (tampered / ensemble.WEIGHTS_FILE).write_bytes(bytes(blob))
+    monkeypatch.setattr(ensemble, "_packaged", lambda: ensemble.load_detector3(str(tampered)))
     report = photoloupe.check(EXAMPLES / "harbour.jpg")
     assert report.ai_generated.probability is None
     assert report.verdict.label == "inconclusive"

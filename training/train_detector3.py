@@ -4,16 +4,23 @@
 
 Steps (cached under training/.cache/; the `train` extra provides torch for the twins and the
 FSD filters):
-1. `training.twins`: the project's four autoencoders (trained on the development photos only)
-   and two aligned twins of every real photo;
-2. `training.embeddings`: the frozen encoder's embeddings of every view of every picture and
-   twin;
+1. `training.twins`: one aligned twin of every real photo, a round trip through the
+   pretrained autoencoder taef2 (`../shared/models`, training data only); the project's own
+   autoencoders are an experiment outside `make train` (`python -m training.twins
+   --own-autoencoders`), none having reached the PSNR bar;
+2. `training.embeddings`: the frozen encoder's embeddings of every view (clean, repost,
+   resized) of every picture and twin;
 3. `training.train_fsd`: the FSD filter bank (development photos only) and the descriptions;
-4. leave-source-out out-of-fold scores over the 5 folds: the encoder head's configuration
-   (feature set, L2) is the one with the best out-of-fold AUC; those scores fit the stack, the
-   per-branch calibrations and the threshold (TARGET_FPR of held-out real photos);
-5. the head fitted on every fold, with the twins; the FSD mixture on every real photo;
-6. weights + manifest (with their sha256 and the encoder's) into src/photoloupe/detect/weights/.
+4. `training.nested` over the 5 leave-source-out folds: the encoder head's configuration
+   (feature set x L2 x crop set x twins on or off) with the best out-of-fold AUC; the stack
+   rule (a branch joins only if it raises the pooled AUC by JOIN_GAIN and lowers it in no
+   condition); the stack and threshold (TARGET_FPR of out-of-fold real photos) fitted on
+   those out-of-fold scores, and each stack member's Platt calibration;
+5. the head refitted on every fold with the chosen configuration; the FSD mixture on every
+   real photo (stored, run only if FSD is in the stack);
+6. weights + manifest into src/photoloupe/detect/weights/: the weights carry everything that
+   decides a verdict (threshold, branches, feature and crop sets) and the manifest repeats it
+   with the sha256 of the weights and of the encoder.
 
 The benchmark (`benchmarks/detect.py`) repeats steps 4-5 inside each of its outer folds.
 """
@@ -27,7 +34,7 @@ import os
 
 import numpy as np
 
-from photoloupe.detect import encoder
+from photoloupe.detect import encoder, ensemble
 from photoloupe.detect.ensemble import MANIFEST_FILE, WEIGHTS_FILE
 from training import branches, corpus, embeddings, nested, train_fsd, twins
 from training.metrics import fit_platt
@@ -86,6 +93,14 @@ def main() -> None:
         stack_bias=np.float64(stack.bias),
         platt_encoder=np.asarray(platt_of(chosen.inner)),
         platt_fsd=np.asarray(platt_of(fsd_oof)),
+        # What decides a verdict lives in the hashed file too: the manifest repeats it for
+        # readers, and the loader refuses a manifest that disagrees with it.
+        **ensemble.decision_arrays(
+            threshold=round(stack.threshold, 6),
+            branches=members,
+            feature_set=head.feature_set,
+            crop_set=chosen.config.split("|")[2],
+        ),
     )
     blob = buf.getvalue()
     items = corpus.benchmark_items()

@@ -134,10 +134,18 @@ class Encoder:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        graph, blocks = _with_block_outputs(onnx_bytes)
-        self._session = ort.InferenceSession(
-            graph, sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        # Whatever breaks while the graph is parsed or compiled (a damaged wheel, an
+        # onnxruntime that cannot run it) means the encoder is unusable: say so, so that the
+        # detector falls back to detector 2 instead of failing the analysis.
+        try:
+            graph, blocks = _with_block_outputs(onnx_bytes)
+            self._session = ort.InferenceSession(
+                graph, sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except EncoderUnavailable:
+            raise
+        except Exception as exc:
+            raise EncoderUnavailable(f"the encoder graph could not be loaded: {exc}") from exc
         self._input = self._session.get_inputs()[0].name
         self._outputs = [*blocks, "image_embeds"]
 
@@ -160,11 +168,24 @@ class Encoder:
         return np.concatenate([*tokens, np.asarray(out[LAYERS])], axis=1).astype(np.float32)
 
 
-@cache
 def packaged_encoder(threads: int = 1) -> Encoder:
-    """The installed encoder, hash-checked; cached per process."""
-    path = locate()
-    return Encoder(verified_bytes(path, CLIP_VIT_B16_INT8.sha256), threads=threads)
+    """The installed encoder, hash-checked; cached per process.
+
+    A failure is cached too: without it, a scan on a machine whose encoder is missing or
+    altered would re-read and re-hash the 86 MB file for every picture before falling back.
+    """
+    loaded = _load_packaged(threads)
+    if isinstance(loaded, str):
+        raise EncoderUnavailable(loaded)
+    return loaded
+
+
+@cache
+def _load_packaged(threads: int) -> Encoder | str:
+    try:
+        return Encoder(verified_bytes(locate(), CLIP_VIT_B16_INT8.sha256), threads=threads)
+    except EncoderUnavailable as exc:
+        return str(exc)
 
 
 def native_crops(rgb: npt.NDArray[np.uint8], count: int = 3) -> npt.NDArray[np.uint8]:

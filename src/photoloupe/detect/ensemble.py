@@ -23,7 +23,15 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from photoloupe.detect.encoder import CLIP_VIT_B16_INT8, Encoder, native_crops, resized_crop
+from photoloupe.detect.encoder import (
+    CLIP_VIT_B16_INT8,
+    LAYERS,
+    PROJECTION,
+    WIDTH,
+    Encoder,
+    native_crops,
+    resized_crop,
+)
 from photoloupe.detect.fsd import FsdModel
 from photoloupe.detect.heads import FEATURE_SETS, EncoderHead
 from photoloupe.detect.model import ModelIntegrityError
@@ -105,44 +113,89 @@ def _packaged() -> Detector3:
     )
 
 
+def decision_arrays(
+    threshold: float, branches: tuple[str, ...] | list[str], feature_set: str, crop_set: str
+) -> dict[str, npt.NDArray[np.generic]]:
+    """The fields that decide a verdict, as the arrays stored in the (hashed) weight file.
+
+    >>> sorted(decision_arrays(0.5, ["encoder"], "blocks", "resized"))
+    ['decision_branches', 'decision_crop_set', 'decision_feature_set', 'decision_threshold']
+    """
+    return {
+        "decision_threshold": np.array(threshold, dtype=np.float64),
+        "decision_branches": np.array(list(branches), dtype=np.str_),
+        "decision_feature_set": np.array(feature_set, dtype=np.str_),
+        "decision_crop_set": np.array(crop_set, dtype=np.str_),
+    }
+
+
 def _parse(blob: bytes, manifest_text: str) -> Detector3:
-    manifest = json.loads(manifest_text)
+    try:
+        manifest = json.loads(manifest_text)
+        expected = str(manifest["sha256"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelIntegrityError(f"The detector's manifest is unreadable: {exc}") from exc
     digest = hashlib.sha256(blob).hexdigest()
-    if digest != manifest["sha256"]:
+    if digest != expected:
         raise ModelIntegrityError(
             f"The detector weights do not match their recorded fingerprint (expected "
-            f"{manifest['sha256'][:12]}…, found {digest[:12]}…); refusing to use them."
+            f"{expected[:12]}…, found {digest[:12]}…); refusing to use them."
         )
-    if manifest["encoder"]["sha256"] != CLIP_VIT_B16_INT8.sha256:
+    # The weight file is authenticated by its hash; the rest of the manifest is not, so
+    # everything that decides a verdict is read from the weights and the manifest must agree.
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as a:
+            return _build(a, manifest, digest)
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        raise ModelIntegrityError(f"The detector's weights are incomplete: {exc}") from exc
+
+
+def _build(a: np.lib.npyio.NpzFile, manifest: dict[str, object], digest: str) -> Detector3:
+    threshold = float(a["decision_threshold"])
+    branches = tuple(str(b) for b in a["decision_branches"])
+    feature_set = str(a["decision_feature_set"])
+    crop_set = str(a["decision_crop_set"])
+    encoder = manifest.get("encoder")
+    if not isinstance(encoder, dict) or encoder.get("sha256") != CLIP_VIT_B16_INT8.sha256:
         raise ModelIntegrityError("The detector's head was trained on another encoder.")
-    crop_set = str(manifest["crop_set"])
+    listed = manifest.get("branches")
+    stated: tuple[object, ...] = (
+        manifest.get("threshold"),
+        tuple(listed) if isinstance(listed, list) else listed,
+        manifest.get("feature_set"),
+        manifest.get("crop_set"),
+    )
+    if stated != (threshold, branches, feature_set, crop_set):
+        raise ModelIntegrityError(
+            "The detector's manifest disagrees with its weights (threshold, branches, "
+            "feature set or crop set); refusing to use them."
+        )
     if crop_set not in CROP_SETS:
         raise ModelIntegrityError(f"Unknown encoder crop set {crop_set!r}.")
-    feature_set = str(manifest["feature_set"])
     if feature_set not in FEATURE_SETS:
         raise ModelIntegrityError(f"Unknown encoder feature set {feature_set!r}.")
-    with np.load(io.BytesIO(blob), allow_pickle=False) as a:
-        head = EncoderHead(
-            feature_set=feature_set,
-            mean=a["head_mean"].astype(np.float32),
-            scale=a["head_scale"].astype(np.float32),
-            coef=a["head_coef"].astype(np.float32),
-            intercept=float(a["head_intercept"]),
-        )
-        fsd = FsdModel(
-            filters=a["fsd_filters"].astype(np.float64),
-            mean=a["fsd_mean"].astype(np.float64),
-            components=a["fsd_components"].astype(np.float64),
-            weights=a["fsd_weights"].astype(np.float64),
-            means=a["fsd_means"].astype(np.float64),
-            precision_cholesky=a["fsd_precision_cholesky"].astype(np.float64),
-            z_mean=float(a["fsd_z"][0]),
-            z_std=float(a["fsd_z"][1]),
-        )
-        branches = tuple(str(b) for b in manifest["branches"])
-        platt = {b: (float(a[f"platt_{b}"][0]), float(a[f"platt_{b}"][1])) for b in branches}
-        coef = tuple(float(c) for c in a["stack_coef"])
-        bias = float(a["stack_bias"])
+    if not 0.0 < threshold < 1.0:
+        raise ModelIntegrityError(f"The detector's threshold {threshold} is not a probability.")
+    head = EncoderHead(
+        feature_set=feature_set,
+        mean=a["head_mean"].astype(np.float32),
+        scale=a["head_scale"].astype(np.float32),
+        coef=a["head_coef"].astype(np.float32),
+        intercept=float(a["head_intercept"]),
+    )
+    fsd = FsdModel(
+        filters=a["fsd_filters"].astype(np.float64),
+        mean=a["fsd_mean"].astype(np.float64),
+        components=a["fsd_components"].astype(np.float64),
+        weights=a["fsd_weights"].astype(np.float64),
+        means=a["fsd_means"].astype(np.float64),
+        precision_cholesky=a["fsd_precision_cholesky"].astype(np.float64),
+        z_mean=float(a["fsd_z"][0]),
+        z_std=float(a["fsd_z"][1]),
+    )
+    platt = {b: (float(a[f"platt_{b}"][0]), float(a[f"platt_{b}"][1])) for b in branches}
+    coef = tuple(float(c) for c in a["stack_coef"])
+    bias = float(a["stack_bias"])
     if (
         len(coef) != len(branches)
         or branches[:1] != ("encoder",)
@@ -153,16 +206,19 @@ def _parse(blob: bytes, manifest_text: str) -> Detector3:
         }
     ):
         raise ModelIntegrityError("The detector's stack does not match its branches.")
+    width = PROJECTION if feature_set == "projection" else LAYERS * WIDTH + PROJECTION
+    if not head.coef.shape == head.mean.shape == head.scale.shape == (width,):
+        raise ModelIntegrityError("The detector's encoder head does not fit its feature set.")
     return Detector3(
-        name=str(manifest["name"]),
-        version=str(manifest["version"]),
+        name=str(manifest.get("name")),
+        version=str(manifest.get("version")),
         sha256=digest,
         head=head,
         fsd=fsd,
         branches=branches,
         coef=coef,
         bias=bias,
-        threshold=float(manifest["threshold"]),
+        threshold=threshold,
         platt=platt,
         crop_set=crop_set,
     )
