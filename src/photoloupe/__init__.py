@@ -6,8 +6,7 @@
 ('ai-generated', True)
 """
 
-__version__ = "0.4.0"
-
+from photoloupe._version import __version__
 from photoloupe.compare import compare
 from photoloupe.errors import InputError, PhotoloupeError
 from photoloupe.io import Limits, Picture, load_picture

@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from photoloupe import __version__
+from photoloupe._version import __version__
 from photoloupe.errors import PhotoloupeError
 from photoloupe.io import display_path
 from photoloupe.pipeline import Options

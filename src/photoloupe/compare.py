@@ -57,7 +57,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from photoloupe import __version__
+from photoloupe._version import __version__
 from photoloupe.errors import PhotoloupeError
 from photoloupe.io import Limits, Picture, load_picture
 from photoloupe.provenance.metadata import read_metadata

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from photoloupe import __version__
+from photoloupe._version import __version__
 from photoloupe.detect import detect_ai
 from photoloupe.errors import DecodeTimeout
 from photoloupe.findings import Finding

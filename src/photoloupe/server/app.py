@@ -14,25 +14,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
-from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from photoloupe import __version__
+from photoloupe._version import __version__
 from photoloupe.report.compare_schema import COMPARE_SCHEMA_ID
 from photoloupe.report.schema import SCHEMA_ID
 from photoloupe.server import pages
 from photoloupe.server.config import MB, ServerConfig
+from photoloupe.server.http import ApiError, CaseId, html_response
 from photoloupe.server.jobs import Analyser, Busy, JobFailed, JobResult, check_job, compare_job
 from photoloupe.server.limits import BodyLimitMiddleware, RateLimiter, error_body
 from photoloupe.server.storage import (
-    ID_PATTERN,
     Case,
     CaseStore,
     Files,
@@ -56,22 +55,12 @@ _CODES = {
     429: "rate_limited",
     503: "busy",
 }
-CaseId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A case id (32 hex digits).")]
-Lang = Annotated[Literal["en", "ar"], Query(description="Language of the page.")]
 _UPLOAD_BODY = {
     "requestBody": {
         "required": True,
         "content": {"multipart/form-data": {"schema": {"type": "object"}}},
     }
 }
-
-
-class ApiError(HTTPException):
-    def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(status, message, headers)
-        self.code = code
 
 
 @dataclass
@@ -239,18 +228,6 @@ def _now() -> str:
 
 def _too_large(config: ServerConfig) -> str:
     return f"The upload is larger than the limit of {config.max_upload_bytes / MB:g} MB."
-
-
-def html_response(html: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(
-        html,
-        status,
-        headers={
-            "Content-Security-Policy": pages.CSP,
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-        },
-    )
 
 
 class GuardMiddleware:

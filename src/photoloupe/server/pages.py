@@ -17,16 +17,15 @@ from functools import cache
 from html import escape
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
 import jinja2
 from fastapi import FastAPI, Query, Response
-from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 
 from photoloupe.report.translate import catalogue, t
-from photoloupe.server.storage import ID_PATTERN
+from photoloupe.server.http import ApiError, CaseId, Lang, html_response
 
 if TYPE_CHECKING:
     from photoloupe.server.app import Desk
@@ -39,11 +38,6 @@ td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left;vertical-align:
 .err{color:#a00}
 """
 
-CSP = (
-    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-    "script-src 'self'; connect-src 'self'; "
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-)
 
 # The bar over every desk page and stored report; hidden when printed.
 BAR_CSS = """
@@ -62,9 +56,6 @@ code,.mono{font-family:"DejaVu Sans Mono",monospace !important}
 details{display:block}
 """
 
-# Route annotations live here (not imported from app.py, which imports this module).
-CaseId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A case id (32 hex digits).")]
-Lang = Annotated[Literal["en", "ar"], Query(description="Language of the page.")]
 STATIC = {"desk.js": "text/javascript; charset=utf-8"}
 _PDF_LOCK = threading.Lock()  # one PDF at a time: WeasyPrint is CPU- and memory-heavy
 
@@ -254,7 +245,6 @@ def _static(name: str) -> bytes:
 
 def register(app: FastAPI, desk: Desk) -> None:
     """The page routes. Registered before the API's, so `/api/v1/reports/{id}.pdf` wins."""
-    from photoloupe.server.app import ApiError, html_response
     from photoloupe.server.config import MB
 
     @app.get("/", response_class=HTMLResponse, summary="Upload page")
@@ -321,7 +311,6 @@ def register(app: FastAPI, desk: Desk) -> None:
 
 
 def _date(value: str | None) -> date | None:
-    from photoloupe.server.app import ApiError
 
     if not value:
         return None
@@ -332,7 +321,6 @@ def _date(value: str | None) -> date | None:
 
 
 def _stored(desk: Desk, case_id: str, kind: str, lang: str) -> str:
-    from photoloupe.server.app import ApiError
 
     desk.case(case_id, kind)
     html = desk.files.read_page(case_id, lang)

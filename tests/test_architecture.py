@@ -1,0 +1,145 @@
+"""The shape of the house: no import cycles, no module over 600 lines, data flowing one way."""
+
+from __future__ import annotations
+
+import ast
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = "photoloupe"
+MAX_LINES = 600
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+@cache
+def modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted((SRC / PACKAGE).rglob("*.py"))}
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def imports_of(name: str) -> set[str]:
+    """The package's modules that `name` imports anywhere (inside functions too: an import
+    moved into a function still makes the two modules depend on each other), except under
+    `if TYPE_CHECKING:`."""
+    path = modules()[name]
+    tree = ast.parse(path.read_text("utf-8"))
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = name.split(".")
+                anchor = anchor if is_package else anchor[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                candidate = f"{base}.{alias.name}"
+                found.add(candidate if candidate in modules() else base)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return {m for m in found if m in modules() and m != name}
+
+
+def cycles() -> list[list[str]]:
+    """Every strongly connected group of modules with more than one member (Tarjan)."""
+    graph = {m: sorted(imports_of(m)) for m in modules()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def connect(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                connect(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for v in graph:
+        if v not in index:
+            connect(v)
+    return groups
+
+
+def test_there_are_no_import_cycles() -> None:
+    assert cycles() == []
+
+
+def test_the_cycle_finder_sees_a_cycle_hidden_in_a_function(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pkg = tmp_path / PACKAGE
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from photoloupe import b\n")
+    (pkg / "b.py").write_text("def f():\n    from photoloupe.a import x\n")
+    (pkg / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import photoloupe.a\n"
+    )
+    monkeypatch.setattr(f"{__name__}.SRC", tmp_path)
+    modules.cache_clear()
+    try:
+        assert cycles() == [["photoloupe.a", "photoloupe.b"]]
+    finally:
+        modules.cache_clear()
+
+
+# Modules still over the limit, with the most lines each may have until issue 12 splits it
+# (the list only shrinks: a split module leaves it, and none may grow meanwhile).
+NOT_YET_SPLIT = {
+    "photoloupe.compare": 968,
+    "photoloupe.forensics.copymove": 774,
+    "photoloupe.forensics.jpeg": 739,
+    "photoloupe.report.html": 730,
+    "photoloupe.io": 693,
+    "photoloupe.provenance.c2pa": 647,
+}
+
+
+@pytest.mark.parametrize("name", sorted(modules()))
+def test_no_module_is_over_600_lines(name: str) -> None:
+    lines = len(modules()[name].read_text("utf-8").splitlines())
+    limit = NOT_YET_SPLIT.get(name, MAX_LINES)
+    assert lines <= limit, f"{name} has {lines} lines"
+    if name in NOT_YET_SPLIT:
+        assert lines > MAX_LINES, f"{name} is split: take it off NOT_YET_SPLIT"
