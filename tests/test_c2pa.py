@@ -24,7 +24,7 @@ from PIL import Image
 from photoloupe.provenance.c2pa import EXPLANATIONS, explain, is_ai_source_type, read_c2pa
 from photoloupe.provenance.demo_signing import ThrowawayChain, make_throwaway_chain
 from photoloupe.provenance.demo_signing import sign as demo_sign
-from photoloupe.report.schema import C2paInfo
+from photoloupe.schema.report import C2paInfo
 
 _Test = TypeVar("_Test", bound=Callable[..., None])
 

@@ -14,7 +14,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from photoloupe.cli import app, check_to_line
-from photoloupe.report.schema import ErrorReport, Report
+from photoloupe.schema.report import ErrorReport, Report
 from tests.conftest import ROOT
 
 EXAMPLES = ROOT / "examples"

@@ -22,7 +22,7 @@ import photoloupe
 from photoloupe.cli import app
 from photoloupe.compare import compare, full_size_changed_map
 from photoloupe.report.compare_html import render_compare_html
-from photoloupe.report.compare_schema import COMPARE_SCHEMA_ID, Comparison
+from photoloupe.schema.compare import COMPARE_SCHEMA_ID, Comparison
 from tests.conftest import needs_shared, shared_files
 
 runner = CliRunner()

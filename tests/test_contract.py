@@ -6,8 +6,8 @@ import re
 
 from pydantic import BaseModel
 
-from photoloupe.report import schema
-from photoloupe.report.translate import LANGS, catalogue
+from photoloupe.i18n import LANGS, catalogue
+from photoloupe.schema import report as schema
 from tests.conftest import ROOT
 
 

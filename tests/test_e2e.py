@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from photoloupe.report.translate import catalogue
+from photoloupe.i18n import catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")

@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from photoloupe.report.schema import ErrorReport, Report
+from photoloupe.schema.report import ErrorReport, Report
 
 MEMORY_CAP = 3 * 1024**3
 TIMEOUT_S = 60

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from photoloupe.i18n import catalogue
 from photoloupe.report import html as html_report
 from photoloupe.report.html import (
     encode_png,
@@ -24,7 +25,7 @@ from photoloupe.report.html import (
     write_html,
 )
 from photoloupe.report.images import colorize, orient_array, orient_box, oriented_size
-from photoloupe.report.schema import (
+from photoloupe.schema.report import (
     SCHEMA_ID,
     AiGenerated,
     AiMarker,
@@ -42,13 +43,12 @@ from photoloupe.report.schema import (
     ToolInfo,
     Verdict,
 )
-from photoloupe.report.translate import catalogue
 
 XSS = "<script>alert(1)</script>"
 
 
 def _catalogue_file(lang: str) -> dict[str, str]:
-    text = resources.files("photoloupe.report").joinpath("i18n", f"{lang}.json").read_text("utf-8")
+    text = resources.files("photoloupe.i18n").joinpath(f"{lang}.json").read_text("utf-8")
     data: dict[str, str] = json.loads(text)
     return data
 
@@ -277,9 +277,7 @@ def test_ui_keys_match_across_languages() -> None:
 
 def test_catalogues_stay_sorted_and_formatted() -> None:
     for lang in ("en", "ar"):
-        text = (
-            resources.files("photoloupe.report").joinpath("i18n", f"{lang}.json").read_text("utf-8")
-        )
+        text = resources.files("photoloupe.i18n").joinpath(f"{lang}.json").read_text("utf-8")
         data = json.loads(text)
         assert text == json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
 

@@ -12,7 +12,7 @@ from PIL import Image, PngImagePlugin
 from photoloupe.io import load_picture
 from photoloupe.provenance.markers import find_ai_markers, find_ai_mentions
 from photoloupe.provenance.metadata import read_metadata
-from photoloupe.report.schema import AiMarker
+from photoloupe.schema.report import AiMarker
 from tests.conftest import needs_shared, shared_files
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"

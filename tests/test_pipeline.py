@@ -15,7 +15,7 @@ import photoloupe
 from photoloupe import pipeline
 from photoloupe.errors import InputError
 from photoloupe.findings import Finding
-from photoloupe.report.schema import SCHEMA_ID, Report
+from photoloupe.schema.report import SCHEMA_ID, Report
 from tests.conftest import ROOT, SHARED, manifest, needs_shared, shared_files
 
 EXAMPLES = ROOT / "examples"
@@ -276,7 +276,7 @@ def test_camera_originals_are_never_labelled_edited_or_ai(path: Path) -> None:
 
 
 def test_findings_and_evidence_carry_arabic_text() -> None:
-    from photoloupe.report.translate import catalogue
+    from photoloupe.i18n import catalogue
 
     report = photoloupe.check(EXAMPLES / "harbour-edited.jpg")
     ar = catalogue("ar")

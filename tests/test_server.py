@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from photoloupe.report.compare_schema import Comparison
-from photoloupe.report.schema import Report
+from photoloupe.schema.compare import Comparison
+from photoloupe.schema.report import Report
 from photoloupe.server import ServerConfig, create_app
 from photoloupe.server import jobs as jobs_module
 from photoloupe.server.limits import RateLimiter

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from photoloupe.report.translate import catalogue
+from photoloupe.i18n import catalogue
 from photoloupe.server import ServerConfig, create_app
 from photoloupe.server.pages import for_print
 

@@ -11,7 +11,7 @@ from photoloupe.compare import compare
 from photoloupe.errors import InputError, PhotoloupeError
 from photoloupe.io import Limits, Picture, load_picture
 from photoloupe.pipeline import Options, check
-from photoloupe.report.schema import SCHEMA_ID, Report
+from photoloupe.schema.report import SCHEMA_ID, Report
 
 __all__ = [
     "SCHEMA_ID",

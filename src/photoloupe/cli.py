@@ -23,12 +23,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from photoloupe._version import __version__
 from photoloupe.errors import PhotoloupeError
+from photoloupe.i18n import LANGS, t
 from photoloupe.io import display_path
 from photoloupe.pipeline import Options
 from photoloupe.pipeline import check as run_check
 from photoloupe.report.images import write_maps
-from photoloupe.report.schema import SCHEMA_ID, ErrorBody, ErrorReport, Report
-from photoloupe.report.translate import LANGS, t
+from photoloupe.schema.report import SCHEMA_ID, ErrorBody, ErrorReport, Report
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
 
@@ -191,7 +191,7 @@ def compare_command(
 ) -> None:
     """Compare SUSPECT with ORIGINAL: same picture, edited, same scene or unrelated."""
     from photoloupe.compare import compare, write_changed_map
-    from photoloupe.report.compare_schema import COMPARE_SCHEMA_ID
+    from photoloupe.schema.compare import COMPARE_SCHEMA_ID
 
     if lang not in LANGS:
         stderr.print(f"--lang must be one of: {', '.join(LANGS)}")

@@ -57,11 +57,13 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from photoloupe._imaging import deterministic_rng
 from photoloupe._version import __version__
 from photoloupe.errors import PhotoloupeError
+from photoloupe.i18n import t
 from photoloupe.io import Limits, Picture, load_picture
 from photoloupe.provenance.metadata import read_metadata
-from photoloupe.report.compare_schema import (
+from photoloupe.schema.compare import (
     ChangedRegion,
     CloserToSource,
     CompareFile,
@@ -70,7 +72,6 @@ from photoloupe.report.compare_schema import (
     ToolInfo,
     Transform,
 )
-from photoloupe.report.translate import t
 
 __all__ = ["WORK_SIDE", "compare", "full_size_changed_map", "write_changed_map"]
 
@@ -189,6 +190,7 @@ def _compare_pictures(
     orig: Picture, susp: Picture, timings: dict[str, float], start: float
 ) -> Comparison:
     notes: list[str] = []
+    deterministic_rng()
     step = time.perf_counter()
     facts_o, facts_s = _facts(orig), _facts(susp)
     so, ss = _working(orig), _working(susp)

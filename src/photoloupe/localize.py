@@ -43,7 +43,7 @@ from photoloupe.forensics.local_statistics import (
     cell_statistics,
     relative,
 )
-from photoloupe.report.schema import Region
+from photoloupe.schema.report import Region
 
 BLOCK = CELL  # the fusion works on the local statistics' cells
 # The analyses whose maps the learned fusion reads, in feature order.

@@ -40,7 +40,7 @@ from photoloupe.localize import Localization, fuse, with_caveat
 from photoloupe.provenance.c2pa import C2PA_JUMBF_MARK, read_c2pa
 from photoloupe.provenance.markers import find_ai_markers, find_ai_mentions
 from photoloupe.provenance.metadata import read_metadata
-from photoloupe.report.schema import (
+from photoloupe.schema.report import (
     Analysis,
     C2paInfo,
     FileInfo,

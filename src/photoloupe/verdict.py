@@ -16,8 +16,9 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from photoloupe.findings import Finding
+from photoloupe.i18n import catalogue, t
 from photoloupe.localize import Localization
-from photoloupe.report.schema import (
+from photoloupe.schema.report import (
     AiGenerated,
     AiMarker,
     Attribution,
@@ -29,7 +30,6 @@ from photoloupe.report.schema import (
     Verdict,
     VerdictLabel,
 )
-from photoloupe.report.translate import catalogue, t
 
 # C2PA failure codes meaning the file's bytes changed after signing.
 _HASH_MISMATCH_CODES = (

@@ -54,6 +54,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from photoloupe._imaging import deterministic_rng
 from photoloupe.findings import Finding
 from photoloupe.io import Picture
 
@@ -174,6 +175,7 @@ def analyse_copy_move(picture: Picture) -> Finding:
     pixels = np.asarray(picture.pixels)
     if pixels.ndim < 2 or min(pixels.shape[0], pixels.shape[1]) < MIN_SIDE:
         return Finding(score=None, notes=(NOTE_TOO_SMALL,), codes=("copy_move_too_small",))
+    deterministic_rng()
     grey = _grey(pixels)
     verify_luma, factor = _resized(grey, _VERIFY_SIDE)
     detect_luma, detect_factor = _resized(verify_luma, _DETECT_SIDE)

@@ -27,7 +27,7 @@ from typing import Any, Final, Literal, cast
 
 import c2pa
 
-from photoloupe.report.schema import C2paInfo, C2paStatus
+from photoloupe.schema.report import C2paInfo, C2paStatus
 
 __all__ = ["C2PA_JUMBF_MARK", "EXPLANATIONS", "explain", "is_ai_source_type", "read_c2pa"]
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from photoloupe.provenance.c2pa import is_ai_source_type
-from photoloupe.report.schema import AiMarker
+from photoloupe.schema.report import AiMarker
 
 # Product names of generators. Each pattern is specific enough to be safe in free text: a
 # caption about "a firefly at dusk" or "imagen de la playa" must not match.

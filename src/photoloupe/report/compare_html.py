@@ -22,10 +22,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from photoloupe.report.compare_schema import Comparison
+from photoloupe.i18n import LANGS, t
 from photoloupe.report.html import _data_uri, _environment, _fit
 from photoloupe.report.images import encode_jpeg, encode_png
-from photoloupe.report.translate import LANGS, t
+from photoloupe.schema.compare import Comparison
 
 __all__ = ["render_compare_html", "write_compare_html"]
 

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from photoloupe.i18n import LANGS, catalogue, t
 from photoloupe.report.images import (
     colorize,
     encode_jpeg,
@@ -33,8 +34,7 @@ from photoloupe.report.images import (
     oriented_size,
     shrink,
 )
-from photoloupe.report.schema import Analysis, Evidence, Region, Report
-from photoloupe.report.translate import LANGS, catalogue, t
+from photoloupe.schema.report import Analysis, Evidence, Region, Report
 
 __all__ = ["encode_png", "map_to_png", "render_html", "render_html_document", "write_html"]
 

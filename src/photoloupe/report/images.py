@@ -14,7 +14,7 @@ from PIL import Image
 
 from photoloupe.io import orient_array
 from photoloupe.localize import full_size_map
-from photoloupe.report.schema import Report
+from photoloupe.schema.report import Report
 
 __all__ = [
     "colorize",

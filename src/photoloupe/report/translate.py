@@ -1,40 +1,6 @@
-"""Message catalogues for human-facing text, English and Arabic.
+"""Kept for callers of photoloupe 0.4 and earlier: the catalogues now live in
+`photoloupe.i18n` (below the renderers, since the verdict and compare write text too)."""
 
-Every string a person reads comes from `i18n/<lang>.json`, keyed by a stable identifier, so a
-test can check that each key exists in every language.
-"""
+from photoloupe.i18n import LANGS, Lang, catalogue, t
 
-from __future__ import annotations
-
-import json
-from functools import cache
-from importlib import resources
-from typing import Literal
-
-Lang = Literal["en", "ar"]
-LANGS: tuple[Lang, ...] = ("en", "ar")
-
-
-@cache
-def catalogue(lang: str) -> dict[str, str]:
-    """The flat key -> text mapping of one language."""
-    if lang not in LANGS:
-        raise ValueError(f"unsupported language {lang!r}; choose one of {', '.join(LANGS)}")
-    text = resources.files("photoloupe.report").joinpath("i18n", f"{lang}.json").read_text("utf-8")
-    data: dict[str, str] = json.loads(text)
-    return data
-
-
-def t(key: str, lang: str = "en", **values: object) -> str:
-    """Translate `key` into `lang`, filling `{name}` placeholders from `values`.
-
-    A key missing from a language falls back to English rather than failing a report; the test
-    suite makes sure no key is missing.
-
-    >>> t("verdict.label.inconclusive", "en")
-    'Inconclusive'
-    """
-    text = catalogue(lang).get(key)
-    if text is None:
-        text = catalogue("en").get(key, key)
-    return text.format(**values) if values else text
+__all__ = ["LANGS", "Lang", "catalogue", "t"]

@@ -24,8 +24,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from photoloupe._version import __version__
-from photoloupe.report.compare_schema import COMPARE_SCHEMA_ID
-from photoloupe.report.schema import SCHEMA_ID
+from photoloupe.schema.compare import COMPARE_SCHEMA_ID
+from photoloupe.schema.report import SCHEMA_ID
 from photoloupe.server import pages
 from photoloupe.server.config import MB, ServerConfig
 from photoloupe.server.http import ApiError, CaseId, html_response

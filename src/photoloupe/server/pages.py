@@ -24,7 +24,7 @@ import jinja2
 from fastapi import FastAPI, Query, Response
 from fastapi.responses import HTMLResponse
 
-from photoloupe.report.translate import catalogue, t
+from photoloupe.i18n import catalogue, t
 from photoloupe.server.http import ApiError, CaseId, Lang, html_response
 
 if TYPE_CHECKING:
