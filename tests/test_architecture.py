@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
 PACKAGE = "photoloupe"
 MAX_LINES = 600
 
@@ -181,3 +184,34 @@ def test_no_lower_layer_imports_a_renderer_the_server_or_the_pipeline() -> None:
         if _within(target, HIGHER)
     }
     assert wrong == set()
+
+
+def test_the_package_root_exposes_its_public_names_lazily() -> None:
+    import photoloupe
+
+    assert set(photoloupe.__all__) == {*photoloupe._PUBLIC, "__version__"}
+    for name in photoloupe.__all__:
+        assert getattr(photoloupe, name) is not None
+    with pytest.raises(AttributeError):
+        _ = photoloupe.no_such_name  # type: ignore[attr-defined]
+
+
+def test_a_check_imports_neither_the_server_nor_weasyprint_nor_torch() -> None:
+    # Start-up counts in a check's time: a command imports only what it uses.
+    script = (
+        "import sys\n"
+        "from photoloupe import cli\n"
+        "sys.argv = ['photoloupe', 'check', 'examples/harbour.jpg', '--json']\n"
+        "try:\n"
+        "    cli.app()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('photoloupe.server', 'photoloupe.compare', 'weasyprint', 'torch', 'onnx.')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy) or m == 'onnx'),"
+        " file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.startswith("{")
+    assert done.stderr.strip().splitlines()[-1] == "[]"

@@ -6,12 +6,34 @@
 ('ai-generated', True)
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from photoloupe._version import __version__
-from photoloupe.compare import compare
-from photoloupe.errors import InputError, PhotoloupeError
-from photoloupe.io import Limits, Picture, load_picture
-from photoloupe.pipeline import Options, check
-from photoloupe.schema.report import SCHEMA_ID, Report
+
+if TYPE_CHECKING:
+    from photoloupe.compare import compare
+    from photoloupe.errors import InputError, PhotoloupeError
+    from photoloupe.io import Limits, Picture, load_picture
+    from photoloupe.pipeline import Options, check
+    from photoloupe.schema.report import SCHEMA_ID, Report
+
+# The public names are imported on first use (PEP 562): `import photoloupe.cli` for a check
+# must not pay for the comparison's feature matching, nor a comparison for the detector.
+_PUBLIC = {
+    "SCHEMA_ID": "photoloupe.schema.report",
+    "InputError": "photoloupe.errors",
+    "Limits": "photoloupe.io",
+    "Options": "photoloupe.pipeline",
+    "PhotoloupeError": "photoloupe.errors",
+    "Picture": "photoloupe.io",
+    "Report": "photoloupe.schema.report",
+    "check": "photoloupe.pipeline",
+    "compare": "photoloupe.compare",
+    "load_picture": "photoloupe.io",
+}
 
 __all__ = [
     "SCHEMA_ID",
@@ -26,3 +48,16 @@ __all__ = [
     "compare",
     "load_picture",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'photoloupe' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -11,7 +11,7 @@ What the heads read, per 224-pixel crop, is the class token of every transformer
 (residual stream, before the final layer norm) and the projected image embedding. The
 intermediate blocks keep more of the low-level statistics that generators leave than the
 last one does (Koutlis & Papadopoulos, ECCV 2024). ONNX Runtime can only return a graph's
-outputs, so the graph is given extra outputs at load (with `onnx`), after its hash was
+outputs, so the graph is given extra outputs at load (`onnx_outputs`), after its hash was
 checked on the bytes as installed.
 
 Crops, not resizes, carry the traces: `native_crops` cuts up to three 224-pixel squares at
@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
+
+from photoloupe.detect.onnx_outputs import GraphEditError, with_node_outputs
 
 SIDE = 224
 LAYERS = 12
@@ -102,23 +104,11 @@ def verified_bytes(path: Path, expected: str) -> bytes:
 def _with_block_outputs(onnx_bytes: bytes) -> tuple[bytes, list[str]]:
     """The same graph with each transformer block's output (the residual stream after the
     block) among the graph's outputs, and those outputs' names in block order."""
-    import onnx
-
-    model = onnx.load_from_string(onnx_bytes)
-    by_node = {node.name: node.output[0] for node in model.graph.node if node.output}
-    names = []
-    for i in range(LAYERS):
-        name = by_node.get(f"/vision_model/encoder/layers.{i}/Add_1")
-        if name is None:
-            raise EncoderUnavailable(f"the encoder graph has no output for block {i}")
-        names.append(name)
-    existing = {o.name for o in model.graph.output}
-    for name in names:
-        if name not in existing:
-            model.graph.output.append(
-                onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
-            )
-    return bytes(model.SerializeToString()), names
+    blocks = [f"/vision_model/encoder/layers.{i}/Add_1" for i in range(LAYERS)]
+    try:
+        return with_node_outputs(onnx_bytes, blocks)
+    except GraphEditError as exc:
+        raise EncoderUnavailable(f"the encoder graph could not be loaded: {exc}") from exc
 
 
 class Encoder:
