@@ -160,6 +160,8 @@ LOWER = (
     "photoloupe.detect",
     "photoloupe.localize",
     "photoloupe.verdict",
+    "photoloupe.analysis",
+    "photoloupe.registry",
 )
 
 
@@ -215,3 +217,17 @@ def test_a_check_imports_neither_the_server_nor_weasyprint_nor_torch() -> None:
     )
     assert done.stdout.startswith("{")
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_the_analyses_sit_below_their_registry_and_the_fusion() -> None:
+    # An analysis module sees only `photoloupe.analysis` (the seam) and what lies below it.
+    analyses = ("photoloupe.forensics", "photoloupe.detect", "photoloupe.analysis")
+    above = ("photoloupe.registry", "photoloupe.localize", "photoloupe.verdict")
+    wrong = {
+        (name, target)
+        for name in modules()
+        if _within(name, analyses)
+        for target in imports_of(name)
+        if _within(target, above)
+    }
+    assert wrong == set()

@@ -11,6 +11,7 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
+from photoloupe.analysis import Context
 from photoloupe.forensics import jpeg as J
 from photoloupe.io import Picture, load_picture
 from tests.conftest import SHARED, manifest, needs_shared
@@ -76,7 +77,7 @@ def _paste_shifted(q: int) -> tuple[U8, U8]:
 
 def test_luma_plane_is_exact() -> None:
     pic = load_picture(_jpeg(_texture(), 80))
-    lum = J._luma(pic)
+    lum = Context(pic).luma
     assert lum.exact
     coef = J._block_dct(lum.y)
     q = np.asarray(pic.jpeg.quantization[0], dtype=np.float32).reshape(8, 8)  # type: ignore[union-attr]

@@ -59,6 +59,30 @@ def test_weights_for_other_features_are_refused() -> None:
         parse_weights(data)
 
 
+def test_the_fusion_reads_its_inputs_by_name_not_by_position() -> None:
+    shipped = load_weights()
+    order = list(range(len(shipped.methods)))[::-1]
+    n = len(shipped.methods)
+    reordered = json.loads(shipped.to_json())
+    for key in ("block_mean", "block_scale", "block_coef", "block_features"):
+        values = reordered[key]
+        reordered[key] = [values[i] for i in order] + values[n:]
+    weights = parse_weights(reordered)
+    assert weights.methods == shipped.methods[::-1]
+    findings = {
+        "noise": Finding(score=0.8, map=_square_map(50, 75, (40, 20, 20, 15))),
+        "ela": Finding(score=0.5, map=_square_map(50, 75, (10, 10, 30, 10))),
+        "unknown": Finding(score=1.0, map=np.ones((50, 75), np.float32)),
+    }
+    a = fuse(400, 600, findings, shipped, local=("noise", "ela", "unknown"))
+    b = fuse(400, 600, findings, weights, local=("noise", "ela", "unknown"))
+    assert a.probability == b.probability
+    assert a.map is not None and b.map is not None
+    np.testing.assert_allclose(a.map, b.map, atol=1e-6)
+    # A map the weights do not know is not read, and is listed as such.
+    assert a.unweighted == ["unknown"] and "unknown" not in a.methods_run
+
+
 def test_no_maps_means_no_judgement() -> None:
     loc = fuse(400, 600, {}, _weights())
     assert loc.probability is None

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -15,6 +16,7 @@ import photoloupe
 from photoloupe import pipeline
 from photoloupe.errors import InputError
 from photoloupe.findings import Finding
+from photoloupe.i18n import catalogue
 from photoloupe.schema.report import SCHEMA_ID, Report
 from tests.conftest import ROOT, SHARED, manifest, needs_shared, shared_files
 
@@ -298,14 +300,38 @@ def test_every_registered_analysis_appears_in_every_report(name: str) -> None:
 
 
 def test_a_local_analysis_marking_an_area_says_it_is_only_one_input() -> None:
-    from photoloupe.localize import CAVEAT_CODE, with_caveat
+    marked = pipeline._as_reported(
+        {"noise": Finding(score=0.9, notes=("An area.",), codes=("noise_inconsistent_area",))},
+        None,
+    )["noise"]
+    assert marked.codes[-1] == pipeline.CAVEAT_CODE and len(marked.notes) == 2
+    plain = Finding(score=0.0, notes=("None.",), codes=("noise_consistent",))
+    assert pipeline._as_reported({"noise": plain}, None)["noise"] is plain
+    # The codes come from the registry: another analysis's area code is not this one's.
+    other = Finding(score=0.9, notes=("An area.",), codes=("ela_bright_area",))
+    assert pipeline._as_reported({"noise": other}, None)["noise"] is other
 
-    marked = with_caveat(
-        Finding(score=0.9, notes=("An area.",), codes=("noise_inconsistent_area",))
-    )
-    assert marked.codes[-1] == CAVEAT_CODE and len(marked.notes) == 2
-    plain = with_caveat(Finding(score=0.0, notes=("None.",), codes=("noise_consistent",)))
-    assert plain.codes == ("noise_consistent",)
+
+def test_a_new_local_analysis_without_fusion_weights_is_reported_and_not_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def bright_corner(context: Any) -> Finding:
+        heat = np.zeros((context.picture.height // 8, context.picture.width // 8), np.float32)
+        heat[:10, :10] = 1.0
+        return Finding(score=0.9, map=heat, notes=("A corner.",), codes=("corner_area",))
+
+    plain = photoloupe.check(EXAMPLES / "harbour.jpg", options=pipeline.Options(preview=False))
+    spec = pipeline.AnalysisSpec("corner", bright_corner, kind="local")
+    monkeypatch.setattr(pipeline, "ANALYSES", (*pipeline.ANALYSES, spec))
+    report = photoloupe.check(EXAMPLES / "harbour.jpg", options=pipeline.Options(preview=False))
+    entry = report.analyses["corner"]
+    assert entry.codes == ["corner_area", pipeline.UNWEIGHTED_CODE]
+    assert entry.notes[-1] == pipeline.UNWEIGHTED_NOTE
+    assert entry.notes_ar == [catalogue("ar")["finding.not_in_fusion"]]
+    assert report.warnings == [] and "corner" in report.maps
+    # Not counted: the edit map and probability are those of a report without it.
+    assert report.edited.probability == plain.edited.probability
+    np.testing.assert_array_equal(report.maps["edited"], plain.maps["edited"])
 
 
 def test_a_crashing_fusion_costs_only_edit_localisation(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -46,7 +46,9 @@ from photoloupe.forensics.local_statistics import (
 from photoloupe.schema.report import Region
 
 BLOCK = CELL  # the fusion works on the local statistics' cells
-# The analyses whose maps the learned fusion reads, in feature order.
+# The analyses whose maps the shipped fusion was trained on, in feature order. The fusion
+# reads the list from its weights (`FusionWeights.methods`); this is what `make train` uses
+# when the registry's local analyses are not given.
 LOCAL_METHODS = (
     "double_compression",
     "jpeg_grid",
@@ -58,25 +60,6 @@ LOCAL_METHODS = (
     "ai_regions",
 )
 COPY_MOVE = "copy_move"
-# Codes by which a local analysis says it marks an area. Each of them alone also marks some
-# untouched photos, so the report adds `CAVEAT_CODE` to say that only the fusion decides.
-AREA_CODES = frozenset(
-    {
-        "dq_inconsistent_area",
-        "ghost_area",
-        "jpeg_grid_misaligned_area",
-        "ela_bright_area",
-        "noise_inconsistent_area",
-        "cfa_inconsistent_area",
-        "resampling_local",
-        "ai_regions_stand_out",
-    }
-)
-CAVEAT_CODE = "one_input_of_fusion"
-CAVEAT_NOTE = (
-    "On its own this check also marks untouched photos at times; it counts only as one input "
-    "to the combined edit map."
-)
 # Standardised inputs are clipped to this many standard deviations: one analysis gone wild on
 # an untouched picture (a noise map at its maximum over snow) must not outvote all the others.
 Z_CLIP = 3.0
@@ -109,10 +92,13 @@ class FusionWeights:
     # development composites for the best overlap with the truth); the map is rescaled so that
     # this level reads 0.5.
     map_threshold: float = 0.5
+    # The analyses whose maps the block model reads, in feature order.
+    methods: tuple[str, ...] = LOCAL_METHODS
 
     def to_json(self) -> str:
         data = dict(self.__dict__)
-        data["block_features"] = block_feature_names()
+        data.pop("methods")
+        data["block_features"] = block_feature_names(self.methods)
         return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
     @classmethod
@@ -123,18 +109,30 @@ class FusionWeights:
         image_weights: dict[str, float],
         image_bias: float,
         threshold: float,
+        methods: tuple[str, ...] = LOCAL_METHODS,
     ) -> FusionWeights:
         """Weights that only add up the analyses' maps (for tests and experiments)."""
-        n = len(block_feature_names())
+        n = len(block_feature_names(methods))
         coef = [0.0] * n
-        for i in range(len(LOCAL_METHODS)):
+        for i in range(len(methods)):
             coef[i] = map_weight
-        return cls("simple", [0.0] * n, [1.0] * n, coef, bias, image_weights, image_bias, threshold)
+        return cls(
+            "simple",
+            [0.0] * n,
+            [1.0] * n,
+            coef,
+            bias,
+            image_weights,
+            image_bias,
+            threshold,
+            methods=methods,
+        )
 
 
-def block_feature_names() -> list[str]:
-    """Names of the fusion's per-block inputs, in order."""
-    names = [f"map_{m}" for m in LOCAL_METHODS]
+def block_feature_names(methods: tuple[str, ...] = LOCAL_METHODS) -> list[str]:
+    """Names of the fusion's per-block inputs, in order: one map per analysis in `methods`,
+    then the local statistics."""
+    names = [f"map_{m}" for m in methods]
     names += [f"stat_{s}" for s in STAT_NAMES]
     names += [f"rel_{STAT_NAMES[i]}" for i in RELATIVE]
     names += [f"rel2_{STAT_NAMES[i]}" for i in RELATIVE]
@@ -149,8 +147,11 @@ def load_weights() -> FusionWeights:
 
 
 def parse_weights(data: Mapping[str, Any]) -> FusionWeights:
-    names = block_feature_names()
-    if list(data.get("block_features", [])) != names:
+    """Weights from their JSON. The analyses they weigh are read from their block features
+    (`map_<name>`, by name, not by position); the local statistics must be today's."""
+    listed = [str(v) for v in data.get("block_features", [])]
+    methods = tuple(n[len("map_") :] for n in listed if n.startswith("map_"))
+    if listed != block_feature_names(methods):
         raise ValueError("the fusion weights were made for other block features; run make train")
     weights = FusionWeights(
         version=str(data["version"]),
@@ -163,6 +164,7 @@ def parse_weights(data: Mapping[str, Any]) -> FusionWeights:
         threshold=float(data["threshold"]),
         training=dict(data.get("training", {})),
         map_threshold=float(data.get("map_threshold", 0.5)),
+        methods=methods,
     )
     if not len(weights.block_mean) == len(weights.block_scale) == len(weights.block_coef):
         raise ValueError("the fusion weights are inconsistent")
@@ -179,15 +181,8 @@ class Localization:
     map: FloatMap | None  # one value per BLOCK x BLOCK block, in [0, 1]
     regions: list[Region]
     methods_run: list[str]
-
-
-def with_caveat(finding: Finding) -> Finding:
-    """The finding with the fusion caveat added when it marks an area (see `AREA_CODES`)."""
-    if not AREA_CODES.intersection(finding.codes) or CAVEAT_CODE in finding.codes:
-        return finding
-    return replace(
-        finding, notes=(*finding.notes, CAVEAT_NOTE), codes=(*finding.codes, CAVEAT_CODE)
-    )
+    # Local analyses that left a map the fusion has no learned weight for (not counted).
+    unweighted: list[str] = field(default_factory=list)
 
 
 def block_grid(height: int, width: int) -> tuple[int, int]:
@@ -218,6 +213,7 @@ def block_features(
     width: int,
     findings: Mapping[str, Finding],
     pixels: npt.NDArray[np.uint8] | None = None,
+    methods: tuple[str, ...] = LOCAL_METHODS,
 ) -> tuple[npt.NDArray[np.float32], list[str]]:
     """Per-block inputs of the fusion, (rows, cols, len(block_feature_names())), and the names
     of the analyses that produced a map. Feature i is method i's map (0 when it has none: the
@@ -225,9 +221,9 @@ def block_features(
     the whole picture); then come the local statistics of `pixels`
     (`forensics/local_statistics.py`), as measured and relative to the picture, when given."""
     shape = block_grid(height, width)
-    feats = np.zeros((*shape, len(block_feature_names())), dtype=np.float32)
+    feats = np.zeros((*shape, len(block_feature_names(methods))), dtype=np.float32)
     ran: list[str] = []
-    for i, name in enumerate(LOCAL_METHODS):
+    for i, name in enumerate(methods):
         finding = findings.get(name)
         if finding is None or finding.map is None or finding.map.size == 0:
             continue
@@ -236,7 +232,7 @@ def block_features(
     if pixels is not None and min(pixels.shape[:2]) >= 1:
         stats = cell_statistics(pixels)
         rel = relative(stats)
-        start = len(LOCAL_METHODS)
+        start = len(methods)
         n_stats, n_rel = len(STAT_NAMES), len(RELATIVE)
         feats[..., start : start + n_stats] = stats
         feats[..., start + n_stats : start + n_stats + n_rel] = rel
@@ -253,7 +249,9 @@ def block_logits(feats: npt.NDArray[np.float32], weights: FusionWeights) -> Floa
 
 
 def image_features(
-    block_probability: FloatMap, findings: Mapping[str, Finding]
+    block_probability: FloatMap,
+    findings: Mapping[str, Finding],
+    methods: tuple[str, ...] = LOCAL_METHODS,
 ) -> dict[str, float]:
     """The picture-level inputs: the strongest coherent area of the block map, and each
     analysis's own score (0 when it could not judge)."""
@@ -264,7 +262,7 @@ def image_features(
         "top_mean": float(top.mean()),
         "area_above_half": float((smooth > REGION_LEVEL).mean()),
     }
-    for name in LOCAL_METHODS:
+    for name in methods:
         finding = findings.get(name)
         score = finding.score if finding is not None else None
         feats[f"score_{name}"] = float(score) if score is not None else 0.0
@@ -277,19 +275,30 @@ def fuse(
     findings: Mapping[str, Finding],
     weights: FusionWeights | None = None,
     pixels: npt.NDArray[np.uint8] | None = None,
+    local: tuple[str, ...] = (),
 ) -> Localization:
     """Fuse the findings of one picture (stored size `height` x `width`, and its `pixels` for
-    the local statistics; without them only the analyses' maps are read)."""
+    the local statistics; without them only the analyses' maps are read).
+
+    `local` names the analyses meant for the fusion (the registry's local ones); those among
+    them that left a map the weights were not trained on are listed in `unweighted`.
+    """
     weights = weights or load_weights()
-    feats, ran = block_features(height, width, findings, pixels)
+    methods = weights.methods
+    unweighted = [
+        name
+        for name in local
+        if name not in methods and (f := findings.get(name)) is not None and f.map is not None
+    ]
+    feats, ran = block_features(height, width, findings, pixels, methods)
     copy_move = findings.get(COPY_MOVE)
     cm_found = copy_move is not None and _copy_move_found(copy_move)
     if not ran and not cm_found:
-        return Localization(None, weights.threshold, False, None, [], ran)
+        return Localization(None, weights.threshold, False, None, [], ran, unweighted)
     block_p = sigmoid_array(block_logits(feats, weights))
     if not ran:
         block_p = np.zeros_like(block_p)
-    image = image_features(block_p, findings)
+    image = image_features(block_p, findings, methods)
     z = weights.image_bias + sum(weights.image_weights.get(k, 0.0) * v for k, v in image.items())
     probability = float(sigmoid_array(np.float32(z)))
     smooth = rescale_map(smooth_map(block_p), weights.map_threshold)
@@ -297,7 +306,7 @@ def fuse(
     decision = probability > weights.threshold
     regions: list[Region] = []
     if decision:
-        regions = _regions(smooth, findings, height, width)
+        regions = _regions(smooth, findings, height, width, methods)
     if cm_found and copy_move is not None:
         cm_map = (
             resize_map(copy_move.map, smooth.shape)
@@ -321,6 +330,7 @@ def fuse(
         map=fused.astype(np.float32),
         regions=regions[:MAX_REGIONS],
         methods_run=ran + ([COPY_MOVE] if copy_move is not None else []),
+        unweighted=unweighted,
     )
 
 
@@ -352,7 +362,11 @@ def _copy_move_regions(finding: Finding) -> list[Region]:
 
 
 def _regions(
-    smooth: FloatMap, findings: Mapping[str, Finding], height: int, width: int
+    smooth: FloatMap,
+    findings: Mapping[str, Finding],
+    height: int,
+    width: int,
+    methods: tuple[str, ...],
 ) -> list[Region]:
     mask = smooth > REGION_LEVEL
     labels, count = ndimage.label(mask)
@@ -362,7 +376,7 @@ def _regions(
     shape = smooth.shape
     maps = {
         name: resize_map(f.map, shape)
-        for name in LOCAL_METHODS
+        for name in methods
         if (f := findings.get(name)) is not None and f.map is not None and f.map.size
     }
     found: list[Region] = []
@@ -373,7 +387,7 @@ def _regions(
         if inside.sum() < min_blocks:
             continue
         region = labels == index
-        methods = [
+        marking = [
             name
             for name, m in maps.items()
             if float(m[region].mean()) >= max(0.3, 2.0 * float(m[~region].mean()))
@@ -384,7 +398,7 @@ def _regions(
             Region(
                 box=(x0, y0, x1 - x0, y1 - y0),
                 score=round(float(smooth[region].mean()), 4),
-                methods=methods or ["fusion"],
+                methods=marking or ["fusion"],
             )
         )
     found.sort(key=lambda r: -r.score)

@@ -1,12 +1,15 @@
 """The one place that runs intake -> provenance -> analyses -> fusion -> Report.
 
-Every analysis is registered in `ANALYSES`. An analysis is a pure function from a `Picture` to
-a `Finding`; the pipeline times it and turns a crash inside it into a warning on the report,
-so that one faulty analysis never costs the user the rest of the report.
+Every analysis is registered in `photoloupe.registry.ANALYSES`. An analysis is a function from
+a per-picture `Context` to a `Finding`; the pipeline makes one context per picture (so that
+the analyses share its decoded planes and its exiv2 parse), times each analysis and turns a
+crash inside it into a warning on the report, so that one faulty analysis never costs the user
+the rest of the report.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -19,27 +22,15 @@ import numpy.typing as npt
 from PIL import Image
 
 from photoloupe._version import __version__
-from photoloupe.detect import detect_ai
+from photoloupe.analysis import AnalysisSpec, Context
 from photoloupe.errors import DecodeTimeout
 from photoloupe.findings import Finding
-from photoloupe.forensics.ai_regions import analyse_ai_regions
-from photoloupe.forensics.cfa import analyse_cfa
-from photoloupe.forensics.copymove import analyse_copy_move
-from photoloupe.forensics.ela import analyse_ela
-from photoloupe.forensics.jpeg import (
-    analyse_double_compression,
-    analyse_ghosts,
-    analyse_jpeg_grid,
-    estimate_quality_and_identify_tables,
-)
-from photoloupe.forensics.noise import analyse_noise
-from photoloupe.forensics.resampling import analyse_resampling
-from photoloupe.forensics.thumbnail import check_thumbnail
 from photoloupe.io import Limits, Picture, display_path, load_picture, run_with_deadline
-from photoloupe.localize import Localization, fuse, with_caveat
+from photoloupe.localize import Localization, fuse
 from photoloupe.provenance.c2pa import C2PA_JUMBF_MARK, read_c2pa
 from photoloupe.provenance.markers import find_ai_markers, find_ai_mentions
 from photoloupe.provenance.metadata import read_metadata
+from photoloupe.registry import ANALYSES
 from photoloupe.schema.report import (
     Analysis,
     C2paInfo,
@@ -51,36 +42,23 @@ from photoloupe.schema.report import (
 )
 from photoloupe.verdict import judge, translated_notes
 
+__all__ = ["ANALYSES", "AnalysisSpec", "Options", "check", "run_analyses"]
+
 PREVIEW_SIDE = 1024
 
 
-@dataclass(frozen=True)
-class AnalysisSpec:
-    """A registered analysis: its name in the report, and the function that runs it."""
-
-    name: str
-    run: Callable[[Picture], Finding]
-
-
-ANALYSES: tuple[AnalysisSpec, ...] = (
-    AnalysisSpec(name="ai_detector", run=detect_ai),
-    AnalysisSpec(name="thumbnail", run=check_thumbnail),
-    # Local analyses: each leaves a map that the fusion (`localize.py`) weighs.
-    AnalysisSpec(name="jpeg_tables", run=estimate_quality_and_identify_tables),
-    AnalysisSpec(name="double_compression", run=analyse_double_compression),
-    AnalysisSpec(name="jpeg_grid", run=analyse_jpeg_grid),
-    AnalysisSpec(name="jpeg_ghosts", run=analyse_ghosts),
-    AnalysisSpec(name="ela", run=analyse_ela),
-    AnalysisSpec(name="noise", run=analyse_noise),
-    AnalysisSpec(name="cfa", run=analyse_cfa),
-    AnalysisSpec(name="resampling", run=analyse_resampling),
-    AnalysisSpec(name="copy_move", run=analyse_copy_move),
-    AnalysisSpec(name="ai_regions", run=analyse_ai_regions),
+# Said beside a local analysis that marks an area: each of them alone also marks some untouched
+# photos (the registry lists the codes by which each says it marks one).
+CAVEAT_CODE = "one_input_of_fusion"
+CAVEAT_NOTE = (
+    "On its own this check also marks untouched photos at times; it counts only as one input "
+    "to the combined edit map."
 )
-
-
-# What a triage run (`Options(localise=False)`, `scan --quick`) keeps.
-TRIAGE_ANALYSES = frozenset({"ai_detector", "thumbnail"})
+UNWEIGHTED_CODE = "not_in_fusion"
+UNWEIGHTED_NOTE = (
+    "The combined edit map does not count this check yet: its fusion weight has not been "
+    "trained (make train)."
+)
 
 
 @dataclass(frozen=True)
@@ -125,14 +103,15 @@ def check(
     picture: Picture = timed(
         "intake", lambda: load_picture(source, name=name, limits=options.limits)
     )
-    metadata: dict[str, Any] = timed("metadata", lambda: read_metadata(picture))
+    context = Context(picture)
+    metadata: dict[str, Any] = timed("metadata", lambda: read_metadata(picture, context.exiv2))
     c2pa = timed("c2pa", lambda: _read_c2pa_in_time(picture, options))
     markers = timed("ai_markers", lambda: find_ai_markers(metadata, picture.text_chunks))
     mentions = find_ai_mentions(metadata)
 
     warnings: list[str] = []
-    only = None if options.localise else TRIAGE_ANALYSES
-    findings = run_analyses(picture, warnings, timings, only=only)
+    only = None if options.localise else triage_analyses()
+    findings = run_analyses(context, warnings, timings, only=only)
     localization: Localization | None = (
         timed("fusion", lambda: _fuse_safely(picture, findings, warnings))
         if options.localise
@@ -146,7 +125,7 @@ def check(
         metadata_readable=metadata.get("reader") is not None,
         localization=localization,
     )
-    _annotate_thumbnail(metadata, findings.get("thumbnail"))
+    metadata = _with_thumbnail_comparison(metadata, findings.get("thumbnail"))
     timings["total"] = round((time.perf_counter() - started) * 1000, 2)
 
     report = Report(
@@ -161,15 +140,8 @@ def check(
             metadata=metadata, c2pa=c2pa, ai_markers=markers, ai_mentions=mentions
         ),
         analyses={
-            key: Analysis(
-                score=finding.score,
-                map=None,
-                notes=list(finding.notes),
-                notes_ar=translated_notes(finding, "ar"),
-                codes=list(finding.codes),
-                evidence_of=finding.evidence_of,
-            )
-            for key, finding in findings.items()
+            key: _analysis_entry(finding)
+            for key, finding in _as_reported(findings, localization).items()
         },
         timings_ms=timings,
         warnings=warnings,
@@ -184,32 +156,70 @@ def check(
     return report
 
 
+def triage_analyses() -> frozenset[str]:
+    """What a triage run (`Options(localise=False)`, `scan --quick`) keeps."""
+    return frozenset(spec.name for spec in ANALYSES if spec.in_triage)
+
+
 def run_analyses(
-    picture: Picture,
+    source: Picture | Context,
     warnings: list[str] | None = None,
     timings: dict[str, float] | None = None,
     *,
-    replace: Mapping[str, Callable[[Picture], Finding]] | None = None,
+    replace: Mapping[str, Callable[[Context], Finding]] | None = None,
     only: frozenset[str] | None = None,
 ) -> dict[str, Finding]:
-    """Run every registered analysis on `picture` (or those named in `only`), each isolated
-    from the others' failures.
+    """Run every registered analysis on one picture (or those named in `only`), each isolated
+    from the others' failures, all sharing one `Context`.
 
     `replace` swaps the function of a named analysis (benchmarks use it to run the AI detector
     trained without the generators they measure on).
     """
+    context = Context.of(source)
     warnings = [] if warnings is None else warnings
     findings: dict[str, Finding] = {}
     for spec in ANALYSES:
         if only is not None and spec.name not in only:
             continue
-        if replace and spec.name in replace:
-            spec = AnalysisSpec(name=spec.name, run=replace[spec.name])
+        run = replace[spec.name] if replace and spec.name in replace else spec.run
         t0 = time.perf_counter()
-        findings[spec.name] = with_caveat(_run_safely(spec, picture, warnings))
+        findings[spec.name] = _run_safely(spec.name, run, context, warnings)
         if timings is not None:
             timings[f"analysis.{spec.name}"] = round((time.perf_counter() - t0) * 1000, 2)
     return findings
+
+
+def _as_reported(
+    findings: dict[str, Finding], localization: Localization | None
+) -> dict[str, Finding]:
+    """The findings as the report shows them: an area-marking local analysis says that it is
+    only one input of the fusion, and one the fusion has no weight for says so. The fusion
+    itself read the findings as the analyses returned them."""
+    specs = {spec.name: spec for spec in ANALYSES}
+    unweighted = set(localization.unweighted) if localization is not None else set()
+    shown: dict[str, Finding] = {}
+    for key, finding in findings.items():
+        spec = specs.get(key)
+        notes, codes = finding.notes, finding.codes
+        if spec is not None and spec.area_codes.intersection(codes) and CAVEAT_CODE not in codes:
+            notes, codes = (*notes, CAVEAT_NOTE), (*codes, CAVEAT_CODE)
+        if key in unweighted:
+            notes, codes = (*notes, UNWEIGHTED_NOTE), (*codes, UNWEIGHTED_CODE)
+        if codes is not finding.codes:
+            finding = dataclasses.replace(finding, notes=notes, codes=codes)
+        shown[key] = finding
+    return shown
+
+
+def _analysis_entry(finding: Finding) -> Analysis:
+    return Analysis(
+        score=finding.score,
+        map=None,
+        notes=list(finding.notes),
+        notes_ar=translated_notes(finding, "ar"),
+        codes=list(finding.codes),
+        evidence_of=finding.evidence_of,
+    )
 
 
 def _fuse_safely(
@@ -218,7 +228,8 @@ def _fuse_safely(
     # Like an analysis, a failing fusion costs only itself: edit localisation is then listed
     # as not checked, and the rest of the report stands.
     try:
-        return fuse(picture.height, picture.width, findings, pixels=picture.pixels)
+        local = tuple(spec.name for spec in ANALYSES if spec.kind == "local")
+        return fuse(picture.height, picture.width, findings, pixels=picture.pixels, local=local)
     except MemoryError:
         warnings.append("Edit localisation ran out of memory and was skipped.")
     except Exception as exc:
@@ -250,29 +261,36 @@ def make_preview(picture: Picture, side: int = PREVIEW_SIDE) -> npt.NDArray[np.u
     return np.asarray(img)
 
 
-def _run_safely(spec: AnalysisSpec, picture: Picture, warnings: list[str]) -> Finding:
+def _run_safely(
+    name: str, run: Callable[[Context], Finding], context: Context, warnings: list[str]
+) -> Finding:
     try:
-        return spec.run(picture)
+        return run(context)
     except MemoryError:
-        warnings.append(f"The {spec.name} analysis ran out of memory and was skipped.")
+        warnings.append(f"The {name} analysis ran out of memory and was skipped.")
     except Exception as exc:  # one faulty analysis must not cost the user the whole report
-        warnings.append(f"The {spec.name} analysis failed ({type(exc).__name__}) and was skipped.")
+        warnings.append(f"The {name} analysis failed ({type(exc).__name__}) and was skipped.")
     return Finding(
         score=None, notes=("This analysis failed and was skipped.",), codes=("analysis_failed",)
     )
 
 
-def _annotate_thumbnail(metadata: dict[str, Any], finding: Finding | None) -> None:
+def _with_thumbnail_comparison(metadata: dict[str, Any], finding: Finding | None) -> dict[str, Any]:
+    """The metadata with the thumbnail check's outcome beside the thumbnail's facts (where
+    `photoloupe.report/1` has always shown it), as a new dict: the provenance reader's own
+    result is not changed."""
     thumb = metadata.get("thumbnail")
     if not isinstance(thumb, dict) or finding is None:
-        return
+        return metadata
     code = finding.codes[0] if finding.codes else None
-    thumb["matches"] = {"thumbnail_match": True}.get(code or "")
+    facts = dict(thumb)
+    facts["matches"] = {"thumbnail_match": True}.get(code or "")
     if finding.evidence_of == "editing":
-        thumb["matches"] = False
-    thumb["comparison"] = code
+        facts["matches"] = False
+    facts["comparison"] = code
     if "similarity" in finding.details:
-        thumb["similarity"] = finding.details["similarity"]
+        facts["similarity"] = finding.details["similarity"]
+    return {**metadata, "thumbnail": facts}
 
 
 def _file_info(picture: Picture) -> FileInfo:

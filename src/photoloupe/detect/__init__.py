@@ -20,6 +20,7 @@ import os
 
 import numpy as np
 
+from photoloupe.analysis import Context
 from photoloupe.detect.encoder import SIDE, Encoder, EncoderUnavailable, packaged_encoder
 from photoloupe.detect.ensemble import Detector3, load_detector3
 from photoloupe.detect.features import MIN_SIDE, TILE, extract_features, luma
@@ -61,7 +62,7 @@ CROPS_SPLIT_LOW = 0.5
 CROPS_SPLIT_MEDIUM = 0.25
 
 
-def detect_ai(picture: Picture) -> Finding:
+def detect_ai(source: Context | Picture) -> Finding:
     """Probability that the pixels were made by a generative model, with its reliability.
 
     `details` holds: probability, threshold, decision ("ai-generated", "no-evidence",
@@ -72,6 +73,8 @@ def detect_ai(picture: Picture) -> Finding:
     2 ran instead of detector 3). Detector 3 adds crops (the stacked probability of each
     encoder crop); detector 2 adds stability (probabilities of re-encoded copies).
     """
+    context = Context.of(source)
+    picture = context.picture
     try:
         encoder = packaged_encoder(threads=_threads())
     except EncoderUnavailable as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from photoloupe.analysis import Context
 from photoloupe.detect.features import TILE, tile_features
 from photoloupe.detect.model import DetectorModel, load_model
 from photoloupe.findings import Finding
@@ -60,12 +61,14 @@ def _positions(size: int, stride: int) -> list[int]:
     return out
 
 
-def analyse_ai_regions(picture: Picture, model: DetectorModel | None = None) -> Finding:
+def analyse_ai_regions(source: Context | Picture, model: DetectorModel | None = None) -> Finding:
     """Per-window AI probability, and the areas that stand out from the rest of the picture.
 
     `model` defaults to the shipped detector; benchmarks pass one trained without the
     generators they paste. `details` holds the windows ([x, y, w, h]) with their probabilities.
     """
+    context = Context.of(source)
+    picture = context.picture
     model = model or load_model()
     rgb = picture.pixels
     h, w = rgb.shape[:2]

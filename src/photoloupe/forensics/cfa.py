@@ -28,6 +28,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from photoloupe.analysis import Context
 from photoloupe.findings import Finding
 from photoloupe.forensics.maps import (
     FloatArray,
@@ -88,8 +89,10 @@ def block_ratios(green: npt.NDArray[np.uint8]) -> tuple[FloatArray, FloatArray]:
     return ratio, valid
 
 
-def analyse_cfa(picture: Picture) -> Finding:
+def analyse_cfa(source: Context | Picture) -> Finding:
     """Map of blocks lacking the demosaicing trace that the rest of the picture shows."""
+    context = Context.of(source)
+    picture = context.picture
     pixels = picture.pixels
     if not valid_pixels(pixels) or min(pixels.shape[:2]) < 4 * BLOCK + 4:
         return not_applicable(

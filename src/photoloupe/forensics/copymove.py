@@ -55,6 +55,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from photoloupe._imaging import deterministic_rng
+from photoloupe.analysis import Context
 from photoloupe.findings import Finding
 from photoloupe.io import Picture
 
@@ -164,7 +165,7 @@ class _Views:
     usable: Mask  # pixels neither blown out nor crushed
 
 
-def analyse_copy_move(picture: Picture) -> Finding:
+def analyse_copy_move(source: Context | Picture) -> Finding:
     """Look for areas of the picture copied elsewhere in the same picture.
 
     Returns a Finding whose score grows with the number of supporting matches and the copied
@@ -172,11 +173,13 @@ def analyse_copy_move(picture: Picture) -> Finding:
     map marks both copies of each duplicated pair, and whose details["pairs"] lists each pair
     with its source and target boxes in full-resolution stored pixels.
     """
+    context = Context.of(source)
+    picture = context.picture
     pixels = np.asarray(picture.pixels)
     if pixels.ndim < 2 or min(pixels.shape[0], pixels.shape[1]) < MIN_SIDE:
         return Finding(score=None, notes=(NOTE_TOO_SMALL,), codes=("copy_move_too_small",))
     deterministic_rng()
-    grey = _grey(pixels)
+    grey = context.grey if pixels.ndim == 3 and pixels.shape[2] == 3 else _grey(pixels)
     verify_luma, factor = _resized(grey, _VERIFY_SIDE)
     detect_luma, detect_factor = _resized(verify_luma, _DETECT_SIDE)
     height, width = verify_luma.shape

@@ -32,11 +32,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from photoloupe.analysis import Context
 from photoloupe.findings import Finding
 from photoloupe.forensics.maps import (
     FloatArray,
     coherent_area_score,
-    grey_u8,
     masked_blur,
     not_applicable,
     robust_z,
@@ -90,12 +90,14 @@ def _expected(logs: FloatArray, texture: FloatArray, valid: npt.NDArray[np.bool_
     return np.asarray(fitted, dtype=np.float32)
 
 
-def analyse_ela(picture: Picture) -> Finding:
+def analyse_ela(source: Context | Picture) -> Finding:
     """Map of areas whose re-compression error exceeds what their texture explains."""
+    context = Context.of(source)
+    picture = context.picture
     pixels = picture.pixels
     if not valid_pixels(pixels) or min(pixels.shape[:2]) < 8 * MIN_GRID:
         return not_applicable("ela_too_small", "The picture is too small for error level analysis.")
-    packed, step = _blocks(grey_u8(pixels))
+    packed, step = _blocks(context.grey)
     f = packed.astype(np.float32)
     # Texture is measured on a blurred copy: edges and structure raise the expected error, but
     # pixel-level noise does not, since noise kept or removed is itself compression history.

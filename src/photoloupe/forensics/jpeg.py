@@ -42,11 +42,7 @@ fusion module.
 
 from __future__ import annotations
 
-import io
 import json
-import threading
-import weakref
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -54,16 +50,16 @@ from typing import Any
 import cv2
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 from scipy import ndimage, special
 
+from photoloupe.analysis import JPEG_FORMATS as _JPEG_FORMATS
+from photoloupe.analysis import Context
 from photoloupe.findings import Finding
 from photoloupe.io import Picture
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
-_JPEG_FORMATS = ("JPEG", "MPO")
 _MIN_BLOCKS = 16 * 16  # fewer 8x8 blocks than a 128x128 picture hold too little statistics
 _K = 6  # only the 6x6 lowest DCT frequencies are computed: all the analyses use
 
@@ -126,63 +122,9 @@ def _block_dct(y: npt.NDArray[Any], k: int = _K, stride: int = 1) -> F32:
     return np.asarray(c.reshape(h // 8, k, w // 8, k), dtype=np.float32)
 
 
-@dataclass(frozen=True)
-class _Luma:
-    y: npt.NDArray[np.uint8]  # the decoded luma plane
-    exact: bool  # True when it is the JPEG's own Y plane (not a conversion of RGB)
-
-
-_cache_lock = threading.Lock()
-_cache: dict[str, tuple[weakref.ref[Picture], dict[str, Any]]] = {}
-
-
-def _memo(picture: Picture) -> dict[str, Any]:
-    """A per-picture scratch dict: the four analyses share one decode and one DCT.
-
-    Only the most recent picture is kept (bounded memory); it is dropped with the picture.
-    """
-    with _cache_lock:
-        hit = _cache.get("last")
-        if hit is not None and hit[0]() is picture:
-            return hit[1]
-        store: dict[str, Any] = {}
-        _cache["last"] = (weakref.ref(picture), store)
-        return store
-
-
-def _luma(picture: Picture) -> _Luma:
-    memo = _memo(picture)
-    cached = memo.get("luma")
-    if isinstance(cached, _Luma):
-        return cached
-    result: _Luma | None = None
-    if picture.format in _JPEG_FORMATS and picture.jpeg is not None:
-        try:
-            with Image.open(io.BytesIO(picture.data)) as im:
-                # An Adobe JPEG stored as RGB (transform 0) has no Y plane to decode.
-                rgb_stored = im.info.get("adobe_transform") == 0 and im.mode == "RGB"
-                if im.mode in ("L", "RGB") and not rgb_stored:
-                    im.draft("L", im.size)  # libjpeg then outputs the Y component itself
-                    if im.mode == "L" and im.size == (picture.width, picture.height):
-                        result = _Luma(np.asarray(im.convert("L"), dtype=np.uint8), True)
-        except Exception:  # any decoder trouble: fall back to the RGB pixels
-            result = None
-    if result is None:
-        px = picture.pixels
-        grey = cv2.cvtColor(px, cv2.COLOR_RGB2GRAY) if px.ndim == 3 else px
-        result = _Luma(np.ascontiguousarray(grey, dtype=np.uint8), False)
-    memo["luma"] = result
-    return result
-
-
-def _coefficients(picture: Picture, lum: _Luma) -> F32:
-    memo = _memo(picture)
-    c = memo.get("dct")
-    if c is None:
-        c = _block_dct(lum.y)
-        memo["dct"] = c
-    assert isinstance(c, np.ndarray)
-    return c
+def _coefficients(context: Context) -> F32:
+    """The luma plane's DCT blocks, computed once for the JPEG analyses of one picture."""
+    return context.shared("jpeg.dct", lambda: _block_dct(context.luma.y))
 
 
 def _luma_table(picture: Picture) -> F64 | None:
@@ -230,19 +172,21 @@ def _na(note: str, code: str, **details: object) -> Finding:
 # 1. aligned double compression
 
 
-def analyse_double_compression(picture: Picture) -> Finding:
+def analyse_double_compression(source: Context | Picture) -> Finding:
     """Aligned double-JPEG-compression map (Bianchi & Piva 2012).
 
     map: one value per 8x8 block of the last JPEG grid, 1 = this block looks compressed only
     once while the rest of the picture was compressed twice. score: strength of the largest
     such localised area (0 when the map is uniform), None when not applicable.
     """
+    context = Context.of(source)
+    picture = context.picture
     code_na = "dq_not_applicable"
     try:
         q2 = _luma_table(picture)
         if picture.format not in _JPEG_FORMATS or q2 is None:
             return _na("Not applicable: the double-compression check needs a JPEG file.", code_na)
-        lum = _luma(picture)
+        lum = context.luma
         nbh, nbw = lum.y.shape[0] // 8, lum.y.shape[1] // 8
         if not lum.exact or nbh * nbw < _MIN_BLOCKS:
             return _na(
@@ -250,7 +194,7 @@ def analyse_double_compression(picture: Picture) -> Finding:
                 "picture is too small.",
                 code_na,
             )
-        coef = _coefficients(picture, lum)
+        coef = _coefficients(context)
         return _double_compression(lum.y, coef, q2)
     except (ValueError, MemoryError, OSError) as exc:
         return _na(f"Not applicable: the double-compression check failed ({exc}).", code_na)
@@ -423,7 +367,7 @@ def _quality_from_steps(steps: dict[str, int]) -> int | None:
 # 2. block-artefact grid
 
 
-def analyse_jpeg_grid(picture: Picture) -> Finding:
+def analyse_jpeg_grid(source: Context | Picture) -> Finding:
     """Block-artefact grid: where is the 8x8 JPEG grid at another offset, or missing?
 
     Works on any format. map: one value per 8x8 cell, bright where the local grid is at
@@ -431,8 +375,9 @@ def analyse_jpeg_grid(picture: Picture) -> Finding:
     the picture has a strong one). score: strength of the largest such area; None when the
     picture shows no global grid.
     """
+    context = Context.of(source)
     try:
-        lum = _luma(picture)
+        lum = context.luma
         if lum.y.shape[0] < 64 or lum.y.shape[1] < 64:
             return _na(
                 "Not applicable: the picture is too small to look for a JPEG block grid.",
@@ -548,19 +493,21 @@ def _grid(y: npt.NDArray[np.uint8]) -> Finding:
 # 3. JPEG ghosts
 
 
-def analyse_ghosts(picture: Picture) -> Finding:
+def analyse_ghosts(source: Context | Picture) -> Finding:
     """JPEG ghosts (Farid 2009): areas that were saved before at another quality.
 
     map: one value per 16x16 cell, bright where re-saving at some quality changes the area
     markedly less than it changes the rest of the picture. score: strength of the largest
     such area; None when not applicable (not a JPEG, too small, or saved at quality <= 55).
     """
+    context = Context.of(source)
+    picture = context.picture
     code_na = "ghost_not_applicable"
     try:
         q2 = _luma_table(picture)
         if picture.format not in _JPEG_FORMATS or q2 is None:
             return _na("Not applicable: the JPEG ghost check needs a JPEG file.", code_na)
-        lum = _luma(picture)
+        lum = context.luma
         nbh, nbw = lum.y.shape[0] // 8, lum.y.shape[1] // 8
         if nbh * nbw < _MIN_BLOCKS:
             return _na("Not applicable: the picture is too small for the ghost check.", code_na)
@@ -576,7 +523,7 @@ def analyse_ghosts(picture: Picture) -> Finding:
             coef = _block_dct(lum.y, k=_K, stride=2)
             per_cell = 1
         else:
-            coef = _coefficients(picture, lum)
+            coef = _coefficients(context)
             per_cell = 2
         return _ghosts(coef, qualities, per_cell, last_q)
     except (ValueError, MemoryError, OSError) as exc:
@@ -673,12 +620,14 @@ def _estimate_quality(luma: F64) -> int:
     return int(np.argmin(errs)) + 1
 
 
-def estimate_quality_and_identify_tables(picture: Picture) -> Finding:
+def estimate_quality_and_identify_tables(source: Context | Picture) -> Finding:
     """JPEG quality estimate and identification of the quantisation tables (informational).
 
     details: `estimated_quality`, `match` ("ijg-standard", "camera:<Make>" or
     "unknown-nonstandard"), `matched` (the library entries) and the tables' `source`.
     """
+    context = Context.of(source)
+    picture = context.picture
     try:
         q = _luma_table(picture)
         if picture.format not in _JPEG_FORMATS or q is None or picture.jpeg is None:

@@ -32,6 +32,7 @@ import math
 import cv2
 import numpy as np
 
+from photoloupe.analysis import Context
 from photoloupe.findings import Finding
 from photoloupe.forensics.maps import (
     FloatArray,
@@ -105,8 +106,10 @@ def _brightness_trend(logs: FloatArray, mean: FloatArray, valid: np.ndarray) -> 
     return np.asarray(np.interp(mean, xs, ys), dtype=np.float32)
 
 
-def analyse_noise(picture: Picture) -> Finding:
+def analyse_noise(source: Context | Picture) -> Finding:
     """Map of blocks whose noise level differs from the picture's dominant level."""
+    context = Context.of(source)
+    picture = context.picture
     pixels = picture.pixels
     if not valid_pixels(pixels) or min(pixels.shape[:2]) < 4 * BLOCK:
         return not_applicable(

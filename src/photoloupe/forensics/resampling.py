@@ -34,11 +34,11 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from photoloupe.analysis import Context
 from photoloupe.findings import Finding
 from photoloupe.forensics.maps import (
     FloatArray,
     coherent_area_score,
-    grey_u8,
     not_applicable,
     sigmoid_map,
     valid_pixels,
@@ -142,14 +142,16 @@ def _fold(index: FloatArray, block: int) -> npt.NDArray[np.int64]:
     return np.asarray(ky * width + kx, dtype=np.int64)
 
 
-def analyse_resampling(picture: Picture) -> Finding:
+def analyse_resampling(source: Context | Picture) -> Finding:
     """Map of blocks with resampling traces that the rest of the picture lacks."""
+    context = Context.of(source)
+    picture = context.picture
     pixels = picture.pixels
     if not valid_pixels(pixels) or min(pixels.shape[:2]) < 2 * BLOCK + 2:
         return not_applicable(
             "resampling_too_small", "The picture is too small to look for resampling traces."
         )
-    ratio, where, validf = block_peaks(grey_u8(pixels))
+    ratio, where, validf = block_peaks(context.grey)
     valid = validf > 0
     if int(valid.sum()) < MIN_BLOCKS:
         return not_applicable(

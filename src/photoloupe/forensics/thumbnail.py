@@ -23,9 +23,9 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from photoloupe.analysis import Context
 from photoloupe.findings import Finding
 from photoloupe.io import Picture
-from photoloupe.provenance.metadata import read_thumbnail
 
 MIN_PICTURE_SIDE = 64  # smaller pictures carry too little to compare with a preview
 
@@ -44,13 +44,15 @@ _MIN_TEMPLATE = 20  # smaller windows of a blurred thumbnail match almost anythi
 _MIN_STD = 0.03  # grey-level spread below which a window has no structure to match
 
 
-def check_thumbnail(picture: Picture) -> Finding:
+def check_thumbnail(source: Context | Picture) -> Finding:
     """Compare the embedded EXIF thumbnail with the picture.
 
     score: None without a usable thumbnail, else 0 (the thumbnail shows this picture) to 1
     (it shows something else). The map shows where the two disagree.
     """
-    raw = read_thumbnail(picture.data)
+    context = Context.of(source)
+    picture = context.picture
+    raw = context.exiv2.thumbnail
     if raw is None:
         return Finding(
             score=None,

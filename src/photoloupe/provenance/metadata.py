@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -70,8 +71,41 @@ _SOFTWARE_KEYS = (
 )
 
 
-def read_metadata(picture: Picture) -> dict[str, Any]:
-    """Everything the file says about itself, as a JSON-ready dict.
+@dataclass(frozen=True)
+class Exiv2Blocks:
+    """What one exiv2 parse of a file gives: its raw blocks and the embedded thumbnail.
+
+    `failure` is exiv2's own reason when it could not open the file at all.
+    """
+
+    exif: dict[str, Any] = field(default_factory=dict)
+    xmp: dict[str, Any] = field(default_factory=dict)
+    iptc: dict[str, Any] = field(default_factory=dict)
+    comment: str | None = None
+    thumbnail: bytes | None = None
+    errors: tuple[str, ...] = ()
+    failure: str | None = None
+
+
+def parse_exiv2(data: bytes) -> Exiv2Blocks:
+    """Parse the file once with exiv2 (metadata and thumbnail share this parse)."""
+    errors: list[str] = []
+    try:
+        with pyexiv2.ImageData(data) as img:
+            exif = _read(img.read_exif, errors, "EXIF")
+            xmp = _read(img.read_xmp, errors, "XMP")
+            iptc = _read(img.read_iptc, errors, "IPTC")
+            raw_comment = _read(img.read_comment, errors, "comment")
+            thumb = _read_thumbnail(img)
+    except Exception as exc:  # exiv2 refuses some containers (GIF, BMP) and damaged blocks
+        return Exiv2Blocks(errors=tuple(errors), failure=_short(exc))
+    comment = str(raw_comment) if raw_comment else None
+    return Exiv2Blocks(exif, xmp, iptc, comment, thumb, tuple(errors))
+
+
+def read_metadata(picture: Picture, blocks: Exiv2Blocks | None = None) -> dict[str, Any]:
+    """Everything the file says about itself, as a JSON-ready dict (`blocks`: the file's
+    exiv2 parse, when the caller has it already).
 
     Keys: exif, xmp, iptc (tag -> text), maker_notes, make, model, lens, dates
     (captured / digitized / modified), software (list), gps (or None), icc_profile (name or
@@ -79,24 +113,17 @@ def read_metadata(picture: Picture) -> dict[str, Any]:
     (what was cut), errors, reader ("exiv2", "xmp-packet" when only the XMP text could be
     read, or None when nothing could).
     """
-    errors: list[str] = []
-    exif: dict[str, str] = {}
-    xmp: dict[str, str] = {}
-    iptc: dict[str, str] = {}
-    comment: str | None = None
-    thumb: bytes | None = None
+    blocks = blocks if blocks is not None else parse_exiv2(picture.data)
+    errors = list(blocks.errors)
     truncated: dict[str, int] = {}
     reader: str | None = "exiv2"
-    try:
-        with pyexiv2.ImageData(picture.data) as img:
-            exif = _clean_block(_read(img.read_exif, errors, "EXIF"), "exif", truncated)
-            xmp = _clean_block(_read(img.read_xmp, errors, "XMP"), "xmp", truncated)
-            iptc = _clean_block(_read(img.read_iptc, errors, "IPTC"), "iptc", truncated)
-            raw_comment = _read(img.read_comment, errors, "comment")
-            comment = _clip(str(raw_comment)) if raw_comment else None
-            thumb = _read_thumbnail(img)
-    except Exception as exc:  # exiv2 refuses some containers (GIF, BMP) and damaged blocks
-        errors.append(f"The metadata could not be read by exiv2: {_short(exc)}")
+    exif = _clean_block(blocks.exif, "exif", truncated)
+    xmp = _clean_block(blocks.xmp, "xmp", truncated)
+    iptc = _clean_block(blocks.iptc, "iptc", truncated)
+    comment = _clip(blocks.comment) if blocks.comment else None
+    thumb = blocks.thumbnail
+    if blocks.failure is not None:
+        errors.append(f"The metadata could not be read by exiv2: {blocks.failure}")
         # A damaged EXIF block makes exiv2 give up on the whole file, XMP included; the XMP
         # packet is plain text, so its declarations can still be read.
         xmp = _clean_block(_xmp_packet_fields(picture.data), "xmp", truncated)
@@ -158,11 +185,7 @@ def _xmp_packet_fields(data: bytes) -> dict[str, str]:
 
 def read_thumbnail(data: bytes) -> bytes | None:
     """The EXIF thumbnail (IFD1 JPEG) of a file, or None."""
-    try:
-        with pyexiv2.ImageData(data) as img:
-            return _read_thumbnail(img)
-    except Exception:  # no readable container: no thumbnail
-        return None
+    return parse_exiv2(data).thumbnail
 
 
 def _read_thumbnail(img: Any) -> bytes | None:
