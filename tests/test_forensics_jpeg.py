@@ -13,6 +13,8 @@ from PIL import Image
 
 from photoloupe.analysis import Context
 from photoloupe.forensics import jpeg as J
+from photoloupe.forensics.jpeg.common import block_dct
+from photoloupe.forensics.jpeg.tables import library
 from photoloupe.io import Picture, load_picture
 from tests.conftest import SHARED, manifest, needs_shared
 
@@ -79,7 +81,7 @@ def test_luma_plane_is_exact() -> None:
     pic = load_picture(_jpeg(_texture(), 80))
     lum = Context(pic).luma
     assert lum.exact
-    coef = J._block_dct(lum.y)
+    coef = block_dct(lum.y)
     q = np.asarray(pic.jpeg.quantization[0], dtype=np.float32).reshape(8, 8)  # type: ignore[union-attr]
     r = coef[:, 1, :, 0] / q[1, 0]
     assert float(np.abs(r - np.rint(r)).mean()) < 0.08
@@ -169,7 +171,7 @@ def test_tables_unknown() -> None:
 
 
 def test_library_entries_have_sources() -> None:
-    lib = J._library()
+    lib = library()
     assert lib["ijg"]["source"]
     assert lib["cameras"]
     for entry in lib["cameras"]:
@@ -180,7 +182,7 @@ def test_library_entries_have_sources() -> None:
 
 @needs_shared
 def test_camera_table_identified() -> None:
-    entry = J._library()["cameras"][0]
+    entry = library()["cameras"][0]
     sample = entry["samples"][0]
     path = next(
         p
