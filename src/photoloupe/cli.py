@@ -201,7 +201,7 @@ def compare_command(
     except Exception as exc:  # an unreadable input, or a bug: a JSON error, never a traceback
         if not isinstance(exc, PhotoloupeError) and os.environ.get("PHOTOLOUPE_DEBUG"):
             raise
-        role = getattr(exc, "input", None)
+        role = exc.input if isinstance(exc, PhotoloupeError) else None
         path = display_path(str(original if role == "original" else suspect)) if role else None
         if isinstance(exc, PhotoloupeError):
             body = {"code": exc.code, "message": exc.message}

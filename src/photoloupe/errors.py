@@ -6,14 +6,16 @@ from __future__ import annotations
 class PhotoloupeError(Exception):
     """Base class of every error photoloupe reports to a user.
 
-    `code` is a stable, machine-readable identifier; `message` is plain language.
+    `code` is a stable, machine-readable identifier; `message` is plain language; `input`
+    says which input it concerns when a command takes several ("original", "suspect").
     """
 
     code = "error"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, input: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.input = input
         if code is not None:
             self.code = code
 
