@@ -24,6 +24,7 @@ from photoloupe.report.html import (
     render_html_document,
     write_html,
 )
+from photoloupe.report.html.base import MAX_RAW_ROWS
 from photoloupe.report.images import colorize, orient_array, orient_box, oriented_size
 from photoloupe.schema.report import (
     SCHEMA_ID,
@@ -285,7 +286,10 @@ def test_catalogues_stay_sorted_and_formatted() -> None:
 def test_every_ui_key_the_renderer_names_exists() -> None:
     en = _ui("en")
     template = resources.files("photoloupe.report").joinpath("templates", "report.html.j2")
-    sources = template.read_text("utf-8") + Path(html_report.__file__).read_text("utf-8")
+    package = Path(html_report.__file__).parent
+    sources = template.read_text("utf-8") + "".join(
+        p.read_text("utf-8") for p in sorted(package.glob("*.py"))
+    )
     literal = set(re.findall(r"""["'](ui\.[a-z0-9_.\-]+[a-z0-9_\-])["']""", sources))
     assert literal, "no ui keys found in the renderer"
     assert literal - set(en) == set()
@@ -459,7 +463,7 @@ def test_raw_metadata_is_collapsed_and_capped(pages: dict[str, str]) -> None:
     assert "Exif.Image.Make" in details
     assert "Exif.Test.Tag0<" in details
     assert "Exif.Test.Tag399" not in details
-    assert f"{402 - html_report.MAX_RAW_ROWS}</bdi> more entries not shown" in details
+    assert f"{402 - MAX_RAW_ROWS}</bdi> more entries not shown" in details
 
 
 @pytest.mark.parametrize("lang", ["en", "ar"])

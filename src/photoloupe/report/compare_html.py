@@ -23,7 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from photoloupe.i18n import LANGS, t
-from photoloupe.report.html import _data_uri, _environment, _fit
+from photoloupe.report.html import environment
+from photoloupe.report.html.base import data_uri, fit_within
 from photoloupe.report.images import encode_jpeg, encode_png
 from photoloupe.schema.compare import Comparison
 
@@ -49,8 +50,8 @@ class Box:
 
 
 def _jpeg_pic(rgb: npt.NDArray[np.uint8], side: int) -> Pic:
-    small = _fit(rgb, side)
-    return Pic(_data_uri("image/jpeg", encode_jpeg(small, 85)), small.shape[1], small.shape[0])
+    small = fit_within(rgb, side)
+    return Pic(data_uri("image/jpeg", encode_jpeg(small, 85)), small.shape[1], small.shape[0])
 
 
 def _overlay(changed: npt.NDArray[np.bool_], covered: npt.NDArray[np.bool_]) -> bytes:
@@ -84,9 +85,9 @@ def _view(comparison: Comparison, lang: str) -> dict[str, object]:
     big_a = cv2.resize(aligned, size, interpolation=cv2.INTER_AREA)
     changed = cv2.resize(arrays["changed"].astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
     covered = cv2.resize(arrays["covered"].astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
-    view["aligned"] = Pic(_data_uri("image/jpeg", encode_jpeg(big_a, 85)), width, height)
-    view["base"] = Pic(_data_uri("image/jpeg", encode_jpeg(big_s, 85)), width, height)
-    view["overlay"] = Pic(_data_uri("image/png", _overlay(changed > 0, covered > 0)), width, height)
+    view["aligned"] = Pic(data_uri("image/jpeg", encode_jpeg(big_a, 85)), width, height)
+    view["base"] = Pic(data_uri("image/jpeg", encode_jpeg(big_s, 85)), width, height)
+    view["overlay"] = Pic(data_uri("image/png", _overlay(changed > 0, covered > 0)), width, height)
     sx = width / comparison.suspect.width
     sy = height / comparison.suspect.height
     view["boxes"] = [
@@ -110,7 +111,7 @@ def render_compare_html(comparison: Comparison, lang: str = "en") -> str:
         return t(f"compare.ui.{key}", lang, **values)
 
     c = comparison
-    template = _environment().get_template("compare.html.j2")
+    template = environment().get_template("compare.html.j2")
     return template.render(
         c=c,
         lang=lang,
