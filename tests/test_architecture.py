@@ -127,20 +127,10 @@ def test_the_cycle_finder_sees_a_cycle_hidden_in_a_function(
         modules.cache_clear()
 
 
-# Modules still over the limit, with the most lines each may have until issue 12 splits it
-# (the list only shrinks: a split module leaves it, and none may grow meanwhile).
-NOT_YET_SPLIT = {
-    "photoloupe.provenance.c2pa": 647,
-}
-
-
 @pytest.mark.parametrize("name", sorted(modules()))
 def test_no_module_is_over_600_lines(name: str) -> None:
     lines = len(modules()[name].read_text("utf-8").splitlines())
-    limit = NOT_YET_SPLIT.get(name, MAX_LINES)
-    assert lines <= limit, f"{name} has {lines} lines"
-    if name in NOT_YET_SPLIT:
-        assert lines > MAX_LINES, f"{name} is split: take it off NOT_YET_SPLIT"
+    assert lines <= MAX_LINES, f"{name} has {lines} lines"
 
 
 # Data flows one way: each layer may import only those below it.

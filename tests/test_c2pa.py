@@ -183,6 +183,7 @@ def test_broken_fixture_is_invalid_with_its_code(name: str, code: str) -> None:
     assert code in _codes(info)
     status = next(s for s in info.errors if s.code == code)
     assert status.explanation == EXPLANATIONS[code]
+    assert status.explanation_ar == explain(code, lang="ar")
     assert len(info.errors) == len(_codes(info)), "errors are deduplicated by code"
 
 
@@ -193,6 +194,7 @@ def test_unknown_algorithm_is_present_but_invalid() -> None:
     assert info.valid is False
     assert info.errors and info.errors[0].code
     assert "algorithm" in info.errors[0].explanation
+    assert info.errors[0].explanation_ar and "C2PA" in info.errors[0].explanation_ar
 
 
 @needs_shared
@@ -492,6 +494,22 @@ def test_explanations_fall_back_by_family_and_keep_the_library_words() -> None:
     assert "brandNew.code" in generic and "detail" in generic
     for text in EXPLANATIONS.values():
         assert not re.search(r"\b(fake|real|proof)", text, re.IGNORECASE), text
+
+
+def test_every_explanation_is_in_arabic_too() -> None:
+    from photoloupe.i18n import catalogue
+    from photoloupe.provenance.c2pa import STATUS_CODES
+
+    ar = catalogue("ar")
+    for code in STATUS_CODES:
+        text = explain(code, lang="ar")
+        assert text == ar[f"c2pa.status.{code}"] and text != EXPLANATIONS[code]
+    # Unknown codes: the family's sentence and the library's own words, in Arabic.
+    family = explain("timeStamp.somethingNew", "odd stamp", "ar")
+    assert family.startswith(ar["c2pa.family.timeStamp"]) and "odd stamp" in family
+    generic = explain("brandNew.code", "detail", "ar")
+    assert "brandNew.code" in generic and "detail" in generic
+    assert not re.search(r"[a-z]{4,}", ar["c2pa.family.assertion"])  # no English left in it
 
 
 def test_garbage_never_raises() -> None:

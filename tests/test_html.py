@@ -114,6 +114,7 @@ def make_report(
                 C2paStatus(
                     code="assertion.dataHash.mismatch",
                     explanation="The picture's bytes changed after the credentials were signed.",
+                    explanation_ar="تغيّرت بايتات الصورة بعد توقيع بيانات الاعتماد.",
                 )
             ],
             remote_manifest_url="https://manifests.example.org/abc.c2pa",
@@ -651,3 +652,14 @@ def test_every_registered_analysis_has_a_translated_title() -> None:
     for lang in ("en", "ar"):
         for spec in ANALYSES:
             assert f"ui.analysis.{spec.name}" in catalogue(lang), (lang, spec.name)
+
+
+def test_c2pa_explanations_are_shown_in_the_page_language() -> None:
+    report = make_report()
+    assert "تغيّرت بايتات الصورة" in render_html(report, "ar")
+    english = render_html(report, "en")
+    assert "bytes changed after the credentials" in english and "تغيّرت" not in english
+    # An older report without the Arabic falls back to the English, marked as such.
+    old = report.model_copy(deep=True)
+    old.provenance.c2pa.errors[0].explanation_ar = None
+    assert "bytes changed after the credentials" in render_html(old, "ar")

@@ -22,11 +22,26 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator, Mapping
-from typing import Any, Final, Literal, cast
+from collections.abc import Mapping
+from typing import Any, Final, Literal
 
 import c2pa
 
+from photoloupe.i18n import t
+from photoloupe.provenance.manifest import (
+    actions_of,
+    ai_claim,
+    assertions_of,
+    base_label,
+    claim_generator,
+    digital_source_types,
+    ingredient_of,
+    is_ai_source_type,
+    list_of,
+    mapping_of,
+    text_of,
+    unique,
+)
 from photoloupe.schema.report import C2paInfo, C2paStatus
 
 __all__ = ["C2PA_JUMBF_MARK", "EXPLANATIONS", "explain", "is_ai_source_type", "read_c2pa"]
@@ -72,136 +87,69 @@ _IDENTITY_NOTE: Final = (
     "photoloupe does not check such statements offline."
 )
 
-# Plain-language explanations of C2PA validation status codes, written for journalists.
-EXPLANATIONS: Final[Mapping[str, str]] = {
-    "claimSignature.missing": (
-        "the Content Credentials have no signature, so nothing in them can be checked"
-    ),
-    "claimSignature.mismatch": (
-        "the signature does not match the Content Credentials: they were changed after they "
-        "were signed, or the signature is damaged"
-    ),
-    "claimSignature.outsideValidity": (
-        "the file was signed at a time when the signing certificate was not valid"
-    ),
-    "signingCredential.untrusted": (
-        "signed with a certificate that is not on a trust list photoloupe was given; the "
-        "signature can be checked but not who made it"
-    ),
-    "signingCredential.invalid": (
-        "the signing certificate does not meet the rules for Content Credentials (for example "
-        "it is damaged or not marked for this kind of signing), so the signature cannot be "
-        "relied on"
-    ),
-    "signingCredential.revoked": (
-        "the signing certificate was withdrawn (revoked) by the organisation that issued it"
-    ),
-    "signingCredential.expired": "the signing certificate had expired when the file was signed",
-    "timeStamp.mismatch": (
-        "the time-stamp does not match the signature, so the time of signing cannot be confirmed"
-    ),
-    "timeStamp.untrusted": (
-        "the time-stamp comes from a time-stamping service that is not on a trust list, so the "
-        "time of signing cannot be confirmed"
-    ),
-    "timeStamp.outsideValidity": (
-        "the time-stamp was made while the time-stamping certificate was not valid"
-    ),
-    "timeStamp.malformed": "the time-stamp is damaged or cannot be read",
-    "assertion.dataHash.mismatch": (
-        "the file's bytes no longer match the fingerprint recorded when it was signed: the file "
-        "was changed after signing"
-    ),
-    "assertion.boxesHash.mismatch": (
-        "the file's bytes no longer match the fingerprint recorded when it was signed: the file "
-        "was changed after signing"
-    ),
-    "assertion.bmffHash.mismatch": (
-        "the file's bytes no longer match the fingerprint recorded when it was signed: the file "
-        "was changed after signing"
-    ),
-    "assertion.dataHash.malformed": "the recorded fingerprint of the file is damaged",
-    "assertion.hashedURI.mismatch": (
-        "a statement inside the Content Credentials was changed after signing: it no longer "
-        "matches its recorded fingerprint"
-    ),
-    "assertion.missing": "the Content Credentials refer to a statement that is not in the file",
-    "assertion.multipleHardBindings": (
-        "the Content Credentials record more than one fingerprint of the file, which is not allowed"
-    ),
-    "assertion.undeclared": "the Content Credentials hold a statement the signature does not cover",
-    "assertion.inaccessible": "a statement in the Content Credentials could not be read",
-    "assertion.cbor.invalid": "a statement in the Content Credentials is damaged",
-    "assertion.json.invalid": "a statement in the Content Credentials is damaged",
-    "assertion.action.ingredientMismatch": (
-        "an editing step refers to a source file that does not match the one recorded"
-    ),
-    "assertion.action.malformed": "the list of editing steps is malformed",
-    "claim.missing": "the file holds a Content Credentials container, but no signed claim in it",
-    "claim.multiple": "the Content Credentials hold more than one claim, which is not allowed",
-    "claim.malformed": "the Content Credentials are damaged and could not be read",
-    "claim.cbor.invalid": "the Content Credentials are damaged and could not be read",
-    "claim.hardBindings.missing": (
-        "the Content Credentials record no fingerprint of the file, so they are not tied to it"
-    ),
-    "manifest.inaccessible": "the Content Credentials could not be read",
-    "manifest.multipleParents": (
-        "the Content Credentials name more than one parent file, which is not allowed"
-    ),
-    "ingredient.hashedURI.mismatch": (
-        "a source file recorded in the Content Credentials no longer matches its fingerprint"
-    ),
-    "ingredient.manifest.mismatch": (
-        "the Content Credentials of a source file were changed after they were recorded"
-    ),
-    "ingredient.manifest.missing": (
-        "the Content Credentials of a source file are referred to but missing"
-    ),
-    "ingredient.claimSignature.mismatch": (
-        "the signature on a source file's Content Credentials does not match"
-    ),
-    "algorithm.unsupported": "the signature uses an algorithm that cannot be checked",
-    "algorithm.deprecated": "the signature uses an outdated algorithm that is no longer accepted",
-    "general.error": "the C2PA library hit an unexpected error while checking the file",
-    "cawg.ica.did_unavailable": (
-        "an identity statement (who made the file) could not be checked, because that needs "
-        "an online look-up"
-    ),
-}
+# C2PA validation status codes that have a plain-language explanation, written for
+# journalists; the sentences live in the message catalogues (`c2pa.status.<code>`, English and
+# Arabic) so that an Arabic page explains them in Arabic.
+STATUS_CODES: Final[tuple[str, ...]] = (
+    "claimSignature.missing",
+    "claimSignature.mismatch",
+    "claimSignature.outsideValidity",
+    "signingCredential.untrusted",
+    "signingCredential.invalid",
+    "signingCredential.revoked",
+    "signingCredential.expired",
+    "timeStamp.mismatch",
+    "timeStamp.untrusted",
+    "timeStamp.outsideValidity",
+    "timeStamp.malformed",
+    "assertion.dataHash.mismatch",
+    "assertion.boxesHash.mismatch",
+    "assertion.bmffHash.mismatch",
+    "assertion.dataHash.malformed",
+    "assertion.hashedURI.mismatch",
+    "assertion.missing",
+    "assertion.multipleHardBindings",
+    "assertion.undeclared",
+    "assertion.inaccessible",
+    "assertion.cbor.invalid",
+    "assertion.json.invalid",
+    "assertion.action.ingredientMismatch",
+    "assertion.action.malformed",
+    "claim.missing",
+    "claim.multiple",
+    "claim.malformed",
+    "claim.cbor.invalid",
+    "claim.hardBindings.missing",
+    "manifest.inaccessible",
+    "manifest.multipleParents",
+    "ingredient.hashedURI.mismatch",
+    "ingredient.manifest.mismatch",
+    "ingredient.manifest.missing",
+    "ingredient.claimSignature.mismatch",
+    "algorithm.unsupported",
+    "algorithm.deprecated",
+    "general.error",
+    "cawg.ica.did_unavailable",
+)
+# Families of codes, for codes the list above does not name (the specification grows), in the
+# order they are tried; each is explained by `c2pa.family.<prefix without its dot>`.
+_FAMILIES: Final[tuple[str, ...]] = (
+    "signingCredential.",
+    "timeStamp.",
+    "assertion.",
+    "ingredient.",
+    "claim",
+    "manifest.",
+    "cawg.",
+    "algorithm.",
+)
+# Read errors of the library: text of the error -> the catalogue key of what it means.
+_READ_ERRORS: Final[tuple[tuple[str, str], ...]] = (
+    ("unknown algorithm", "c2pa.read_error.unknown_algorithm"),
+)
+# The English explanations, as before (tests and callers that want the table).
+EXPLANATIONS: Final[Mapping[str, str]] = {code: t(f"c2pa.status.{code}") for code in STATUS_CODES}
 
-# Families of codes, for codes the table above does not name (the specification grows).
-_FAMILY_EXPLANATIONS: Final[tuple[tuple[str, str], ...]] = (
-    ("signingCredential.", "there is a problem with the signing certificate"),
-    ("timeStamp.", "there is a problem with the time-stamp, so the time of signing is unsure"),
-    ("assertion.", "a statement inside the Content Credentials did not check out"),
-    ("ingredient.", "the Content Credentials of a source file did not check out"),
-    ("claim", "the signed part of the Content Credentials did not check out"),
-    ("manifest.", "the Content Credentials did not check out"),
-    ("cawg.", "an identity statement (who made the file) could not be confirmed"),
-    ("algorithm.", "the signature algorithm cannot be checked"),
-)
-
-# Read errors of the library: what the text of the error means, in plain words.
-_READ_ERROR_EXPLANATIONS: Final[tuple[tuple[str, str], ...]] = (
-    (
-        "unknown algorithm",
-        "the Content Credentials name a signature algorithm the C2PA library does not know, so "
-        "they cannot be checked",
-    ),
-)
-
-_DIGITAL_SOURCE_AI: Final = frozenset(
-    {"trainedalgorithmicmedia", "compositewithtrainedalgorithmicmedia"}
-)
-# Wording that states AI generation outright, as Bing Image Creator writes "AI Generated Image".
-# A bare "AI" is not enough: "Adobe Firefly AI" or "AI denoise" describe tools, not origin.
-_AI_PHRASE: Final = re.compile(
-    r"\bAI[\s_-]?generated\b|\bgenerated\s+(?:by|with|using)\s+(?:an?\s+)?AI\b", re.IGNORECASE
-)
-# Producers whose manifests only ever describe AI-generated images, for manifests written before
-# IPTC digital source types were common. Microsoft's image provenance service signs Bing Image
-# Creator, Designer and Azure OpenAI output under this claim generator.
-_AI_GENERATORS: Final = re.compile(r"^\s*Microsoft[\s_]Responsible[\s_]AI\b", re.IGNORECASE)
 
 _XMP_PROVENANCE: Final = re.compile(
     rb"dcterms:provenance\s*=\s*[\"']([^\"'<>]{1,2048})[\"']"
@@ -221,7 +169,6 @@ _NOT_ABOUT_TRUST: Final = frozenset(
 
 _MAX_ACTIONS: Final = 50
 _MAX_INGREDIENTS: Final = 50
-_MAX_DEPTH: Final = 24
 
 _State = Literal["valid", "invalid", "trusted"]
 _STATES: Final[Mapping[str, _State]] = {
@@ -248,25 +195,24 @@ def read_c2pa(data: bytes, mime: str, *, trust_anchors_pem: str | None = None) -
         return C2paInfo(
             present=present,
             valid=False if present else None,
-            errors=[_status("internal", _read_error_explanation("", str(exc)))] if present else [],
+            errors=[_read_error_status("internal", "", str(exc))] if present else [],
             note=f"The Content Credentials could not be examined ({type(exc).__name__}).",
         )
 
 
-def explain(code: str, library_explanation: str | None = None) -> str:
-    """Plain-language meaning of a C2PA validation status code.
+def explain(code: str, library_explanation: str | None = None, lang: str = "en") -> str:
+    """Plain-language meaning of a C2PA validation status code, in `lang`.
 
     Unknown codes fall back to their family, then to a generic sentence that keeps the code and
     the library's own words so that nothing the library said is lost.
     """
-    known = EXPLANATIONS.get(code)
-    if known is not None:
-        return known
-    detail = f" (library: {library_explanation})" if library_explanation else ""
-    for prefix, text in _FAMILY_EXPLANATIONS:
+    if code in STATUS_CODES:
+        return t(f"c2pa.status.{code}", lang)
+    detail = t("c2pa.library", lang, text=library_explanation) if library_explanation else ""
+    for prefix in _FAMILIES:
         if code.startswith(prefix):
-            return f"{text}{detail}"
-    return f"the C2PA check reported '{code}'{detail}"
+            return t(f"c2pa.family.{prefix.rstrip('.')}", lang) + detail
+    return t("c2pa.generic", lang, code=code, detail=detail)
 
 
 def _read(data: bytes, mime: str, trust_anchors_pem: str | None) -> C2paInfo:
@@ -354,7 +300,7 @@ def _from_read_error(data: bytes, exc: BaseException) -> C2paInfo:
             present=True,
             valid=False,
             state=None,
-            errors=[_status(kind, _read_error_explanation(kind, message))],
+            errors=[_read_error_status(kind, kind, message)],
             note="The file holds Content Credentials, but they could not be read or checked.",
         )
     if remote_ref is not None:
@@ -368,15 +314,14 @@ def _from_read_error(data: bytes, exc: BaseException) -> C2paInfo:
     )
 
 
-def _read_error_explanation(kind: str, message: str) -> str:
+def _read_error_explanation(kind: str, message: str, lang: str = "en") -> str:
     lowered = message.lower()
-    for needle, text in _READ_ERROR_EXPLANATIONS:
+    for needle, key in _READ_ERRORS:
         if needle in lowered:
-            return text
-    detail = f" (library: {kind + ': ' if kind else ''}{message})" if message or kind else ""
-    return (
-        f"the Content Credentials in this file could not be read, so they were not checked{detail}"
-    )
+            return t(key, lang)
+    library = f"{kind + ': ' if kind else ''}{message}"
+    detail = t("c2pa.library", lang, text=library) if message or kind else ""
+    return t("c2pa.unreadable", lang, detail=detail)
 
 
 def _remote(url: str | None) -> C2paInfo:
@@ -398,9 +343,9 @@ def _from_store(
     store: Mapping[str, Any], *, trusted_anchors_given: bool, notes: list[str]
 ) -> C2paInfo:
     """Build the report from a manifest store the library read and validated."""
-    manifests = _mapping(store.get("manifests"))
+    manifests = mapping_of(store.get("manifests"))
     active_label = store.get("active_manifest")
-    active = _mapping(manifests.get(active_label)) if isinstance(active_label, str) else {}
+    active = mapping_of(manifests.get(active_label)) if isinstance(active_label, str) else {}
 
     state = _STATES.get(str(store.get("validation_state") or "").lower())
     valid = None if state is None else state != "invalid"
@@ -411,17 +356,17 @@ def _from_store(
     if state == "valid" and not trusted_anchors_given and "signingCredential.untrusted" in codes:
         notes.append(_NO_ANCHORS_NOTE)
 
-    assertions = _assertions(active)
-    if any(_base_label(a.get("label")) == "cawg.identity" for a in assertions):
+    assertions = assertions_of(active)
+    if any(base_label(a.get("label")) == "cawg.identity" for a in assertions):
         notes.append(_IDENTITY_NOTE)
 
-    actions = list(_actions(assertions))
+    actions = list(actions_of(assertions))
     if len(actions) > _MAX_ACTIONS:
         notes.append(f"{len(actions) - _MAX_ACTIONS} further editing steps are not listed.")
 
     ingredients = [
-        _ingredient(ingredient, manifests)
-        for ingredient in _list(active.get("ingredients"))
+        ingredient_of(ingredient, manifests)
+        for ingredient in list_of(active.get("ingredients"))
         if isinstance(ingredient, Mapping)
     ]
     if len(ingredients) > _MAX_INGREDIENTS:
@@ -429,23 +374,23 @@ def _from_store(
     if any(ingredient.get("ai_generated_claim") for ingredient in ingredients):
         notes.append("A source file's Content Credentials declare it AI-generated.")
 
-    source_types = _unique(_digital_source_types(assertions))
-    signature = _mapping(active.get("signature_info"))
+    source_types = unique(digital_source_types(assertions))
+    signature = mapping_of(active.get("signature_info"))
 
     return C2paInfo(
         present=True,
         valid=valid,
         state=state,
         trusted=trusted,
-        signer=_text(signature.get("common_name")),
-        issuer=_text(signature.get("issuer")),
-        signed_at=_text(signature.get("time")),
-        claim_generator=_claim_generator(active),
-        title=_text(active.get("title")),
+        signer=text_of(signature.get("common_name")),
+        issuer=text_of(signature.get("issuer")),
+        signed_at=text_of(signature.get("time")),
+        claim_generator=claim_generator(active),
+        title=text_of(active.get("title")),
         actions=actions[:_MAX_ACTIONS],
         ingredients=ingredients[:_MAX_INGREDIENTS],
         digital_source_types=source_types,
-        ai_generated_claim=_ai_claim(active, manifests, set()),
+        ai_generated_claim=ai_claim(active, manifests, set()),
         errors=errors,
         note=" ".join(notes) or None,
     )
@@ -458,190 +403,36 @@ def _errors(store: Mapping[str, Any]) -> list[C2paStatus]:
     top-level `validation_status` also mixes in the ingredients' failures, so it is only used
     when the structured results are missing.
     """
-    results = _mapping(store.get("validation_results"))
+    results = mapping_of(store.get("validation_results"))
     active_results = results.get("activeManifest")
     if isinstance(active_results, Mapping):
-        entries = _list(active_results.get("failure"))
+        entries = list_of(active_results.get("failure"))
     else:
-        entries = _list(store.get("validation_status"))
+        entries = list_of(store.get("validation_status"))
     seen: set[str] = set()
     errors: list[C2paStatus] = []
     for entry in entries:
         if not isinstance(entry, Mapping):
             continue
-        code = _text(entry.get("code"))
+        code = text_of(entry.get("code"))
         if code is None or code in seen:
             continue
         seen.add(code)
-        errors.append(_status(code, explain(code, _text(entry.get("explanation"))), entry))
+        library = text_of(entry.get("explanation"))
+        errors.append(_status(code, explain(code, library), explain(code, library, "ar"), entry))
     return errors
 
 
-def _status(code: str, explanation: str, entry: Mapping[str, Any] | None = None) -> C2paStatus:
-    url = _text(entry.get("url")) if entry is not None else None
-    return C2paStatus(code=code, explanation=explanation, url=url)
+def _status(
+    code: str, explanation: str, explanation_ar: str, entry: Mapping[str, Any] | None = None
+) -> C2paStatus:
+    url = text_of(entry.get("url")) if entry is not None else None
+    return C2paStatus(code=code, explanation=explanation, explanation_ar=explanation_ar, url=url)
 
 
-def _assertions(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [a for a in _list(manifest.get("assertions")) if isinstance(a, Mapping)]
-
-
-def _base_label(label: object) -> str:
-    # Repeated assertions get an instance suffix ("c2pa.actions__1"); versions stay ("…v2").
-    return label.split("__", 1)[0] if isinstance(label, str) else ""
-
-
-def _is_actions(label: str) -> bool:
-    return label == "c2pa.actions" or label.startswith("c2pa.actions.v")
-
-
-def _actions(assertions: list[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Each recorded editing step, reduced to what a reader of the report needs."""
-    for assertion in assertions:
-        if not _is_actions(_base_label(assertion.get("label"))):
-            continue
-        data = _mapping(assertion.get("data"))
-        agents = _list(data.get("softwareAgents"))
-        for raw in _list(data.get("actions")):
-            if not isinstance(raw, Mapping):
-                continue
-            agent = raw.get("softwareAgent")
-            index = raw.get("softwareAgentIndex")
-            if agent is None and isinstance(index, int) and 0 <= index < len(agents):
-                agent = agents[index]
-            parameters = _mapping(raw.get("parameters"))
-            source_type = _text(raw.get("digitalSourceType"))
-            action = {
-                "action": _text(raw.get("action")),
-                "softwareAgent": _agent(agent),
-                "digitalSourceType": source_type.strip() if source_type else None,
-                "when": _text(raw.get("when")),
-                "description": _text(raw.get("description"))
-                or _text(parameters.get("description")),
-            }
-            yield {key: value for key, value in action.items() if value}
-
-
-def _agent(agent: object) -> str | None:
-    """A software agent as text: a plain string, or "name/version" from a generator-info map."""
-    if isinstance(agent, str):
-        return agent.strip() or None
-    if isinstance(agent, Mapping):
-        name = _text(agent.get("name"))
-        version = _text(agent.get("version"))
-        if name:
-            return f"{name}/{version}" if version else name
-    return None
-
-
-def _claim_generator(manifest: Mapping[str, Any]) -> str | None:
-    # claim_generator_info is the current form and names each component; the plain string is
-    # the C2PA 1.x form, kept by older manifests (and alongside the list by some signers).
-    parts = [_agent(info) for info in _list(manifest.get("claim_generator_info"))]
-    joined = " ".join(part for part in parts if part)
-    return joined or _text(manifest.get("claim_generator"))
-
-
-def _ingredient(ingredient: Mapping[str, Any], manifests: Mapping[str, Any]) -> dict[str, Any]:
-    """A source file of the picture: what it is and whether its own credentials checked out."""
-    label = ingredient.get("active_manifest")
-    own = _mapping(manifests.get(label)) if isinstance(label, str) else {}
-    results = _mapping(ingredient.get("validation_results"))
-    active_results = results.get("activeManifest")
-    if isinstance(active_results, Mapping):
-        entries = _list(active_results.get("failure"))
-    else:
-        entries = _list(ingredient.get("validation_status"))
-    failures = _unique(
-        code
-        for entry in entries
-        if isinstance(entry, Mapping) and (code := _text(entry.get("code"))) is not None
+def _read_error_status(code: str, kind: str, message: str) -> C2paStatus:
+    return _status(
+        code,
+        _read_error_explanation(kind, message),
+        _read_error_explanation(kind, message, "ar"),
     )
-    summary: dict[str, Any] = {
-        "title": _text(ingredient.get("title")),
-        "format": _text(ingredient.get("format")),
-        "relationship": _text(ingredient.get("relationship")),
-        "has_credentials": bool(own) or isinstance(label, str),
-        "validation_failures": failures,
-    }
-    if own and _ai_claim(own, manifests, {label} if isinstance(label, str) else set()):
-        summary["ai_generated_claim"] = True
-    return {key: value for key, value in summary.items() if value is not None}
-
-
-def _digital_source_types(assertions: list[Mapping[str, Any]]) -> Iterator[str]:
-    """Every digitalSourceType anywhere in the assertions (actions, templates, IPTC metadata)."""
-    for assertion in assertions:
-        yield from _find_source_types(assertion.get("data"), 0)
-
-
-def _find_source_types(value: object, depth: int) -> Iterator[str]:
-    if depth > _MAX_DEPTH:
-        return
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            # Matches "digitalSourceType" and XMP-style "Iptc4xmpExt:DigitalSourceType".
-            if isinstance(key, str) and key.lower().endswith("digitalsourcetype"):
-                if isinstance(item, str) and item.strip():
-                    yield item.strip()
-                elif isinstance(item, Mapping) and isinstance(item.get("@id"), str):
-                    yield str(item["@id"]).strip()
-            else:
-                yield from _find_source_types(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _find_source_types(item, depth + 1)
-
-
-def is_ai_source_type(value: str) -> bool:
-    """True for the IPTC/C2PA digital source types that declare generative-AI output.
-
-    Only the last segment counts, so any URL prefix (IPTC newscodes, c2pa.org, a bare term)
-    and stray whitespace or a trailing slash are accepted.
-    """
-    term = re.split(r"[/#:]", value.strip().rstrip("/"))[-1]
-    return term.lower() in _DIGITAL_SOURCE_AI
-
-
-def _ai_claim(manifest: Mapping[str, Any], manifests: Mapping[str, Any], seen: set[str]) -> bool:
-    """Whether a manifest, or one of its ingredients' manifests, declares AI generation."""
-    assertions = _assertions(manifest)
-    if any(is_ai_source_type(value) for value in _digital_source_types(assertions)):
-        return True
-    for action in _actions(assertions):
-        texts = (action.get("description"), action.get("softwareAgent"))
-        if any(isinstance(text, str) and _AI_PHRASE.search(text) for text in texts):
-            return True
-    generators = [_text(manifest.get("claim_generator"))]
-    generators += [_agent(info) for info in _list(manifest.get("claim_generator_info"))]
-    if any(g and (_AI_GENERATORS.search(g) or _AI_PHRASE.search(g)) for g in generators):
-        return True
-    for ingredient in _list(manifest.get("ingredients")):
-        if not isinstance(ingredient, Mapping):
-            continue
-        label = ingredient.get("active_manifest")
-        # The store is a graph written by the file's author: guard against cycles.
-        if isinstance(label, str) and label not in seen and label in manifests:
-            seen.add(label)
-            if _ai_claim(_mapping(manifests[label]), manifests, seen):
-                return True
-    return False
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return cast(Mapping[str, Any], value) if isinstance(value, Mapping) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _text(value: object) -> str | None:
-    if isinstance(value, str):
-        stripped = value.strip()
-        return stripped or None
-    return None
-
-
-def _unique(values: Iterator[str] | list[str]) -> list[str]:
-    return list(dict.fromkeys(values))

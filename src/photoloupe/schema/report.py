@@ -143,6 +143,8 @@ class Edited(_Model):
 class C2paStatus(_Model):
     code: str
     explanation: str
+    # The same explanation in Arabic (added in 0.4; absent from older reports).
+    explanation_ar: str | None = None
     url: str | None = None
 
 

@@ -56,7 +56,9 @@ class ProvenanceSection(Builder):
         page.c2pa_errors = [
             (
                 Cell(e.code, mono=True),
-                self.english(e.explanation),
+                Cell(e.explanation_ar)
+                if self.lang == "ar" and e.explanation_ar
+                else self.english(e.explanation),
                 Cell(e.url, mono=True) if e.url else None,
             )
             for e in c.errors
