@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from photoloupe.cli import app, check_to_line
+from photoloupe.batch import check_to_line
+from photoloupe.cli import app
 from photoloupe.schema.report import ErrorReport, Report
 from tests.conftest import ROOT
 
@@ -229,11 +230,11 @@ def test_a_file_name_that_is_not_utf8_is_reported_not_a_crash(tmp_path: Path) ->
 
 
 def test_a_scan_survives_a_crashing_worker(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from photoloupe import cli
+    from photoloupe import batch
 
-    monkeypatch.setattr(cli, "check_to_line", _check_or_die)
-    paths = sorted(cli.iter_files(folder))
-    lines = list(cli._scan_lines(paths, 2, cli.Options()))
+    monkeypatch.setattr(batch, "check_to_line", _check_or_die)
+    paths = sorted(batch.iter_files(folder))
+    lines = list(batch.scan_lines(paths, 2, batch.Options()))
     records = {Path(str(json.loads(line)["path"])).name: json.loads(line) for line, _ in lines}
     assert set(records) == {"a.jpg", "b.png", "notes.txt"}
     assert records["b.png"]["error"]["code"] == "worker_crashed"

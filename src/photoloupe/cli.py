@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Generator, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,14 +19,16 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from photoloupe import batch
 from photoloupe._version import __version__
+from photoloupe.batch import error_json
 from photoloupe.errors import PhotoloupeError
 from photoloupe.i18n import LANGS, t
 from photoloupe.io import display_path
 from photoloupe.pipeline import Options
 from photoloupe.pipeline import check as run_check
 from photoloupe.report.images import write_maps
-from photoloupe.schema.report import SCHEMA_ID, ErrorBody, ErrorReport, Report
+from photoloupe.schema.report import SCHEMA_ID, Report
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
 
@@ -145,33 +145,23 @@ def scan_command(
         stderr.print(f"Not a folder: {directory}")
         raise typer.Exit(EXIT_USAGE)
     options = replace(_options(trust_anchors, preview=False), localise=not quick)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        sink = out.open("a", encoding="utf-8")
-    except OSError as exc:
-        stderr.print(f"Cannot write the results to {out}: {exc.strerror or exc}")
-        raise typer.Exit(EXIT_USAGE) from None
-    done = already_scanned(out)
-    out_resolved = out.resolve()
-    todo = [
-        p
-        for p in iter_files(directory)
-        if display_path(p) not in done and Path(p).resolve() != out_resolved
-    ]
-    skipped = len(done)
-    errors = 0
-    with sink, _progress() as progress:
-        if out.stat().st_size and not _ends_with_newline(out):
-            sink.write("\n")  # the previous run died mid-line; start clean
-        task = progress.add_task("scanning", total=len(todo))
-        for line, is_error in _scan_lines(todo, workers, options):
-            sink.write(line + "\n")
-            sink.flush()
-            errors += is_error
-            progress.advance(task)
+    with _progress() as progress:
+        task = progress.add_task("scanning", total=None)
+        try:
+            summary = batch.scan(
+                directory,
+                out,
+                workers=workers,
+                options=options,
+                on_start=lambda total: progress.update(task, total=total),
+                on_line=lambda _: progress.advance(task),
+            )
+        except OSError as exc:
+            stderr.print(f"Cannot write the results to {out}: {exc.strerror or exc}")
+            raise typer.Exit(EXIT_USAGE) from None
     stderr.print(
-        f"{len(todo)} files examined ({errors} could not be analysed); "
-        f"{skipped} already in {out} were skipped."
+        f"{summary.examined} files examined ({summary.errors} could not be analysed); "
+        f"{summary.skipped} already in {out} were skipped."
     )
     raise typer.Exit(EXIT_OK)
 
@@ -296,107 +286,6 @@ def _options(trust_anchors: Path | None, *, preview: bool) -> Options:
     return Options(trust_anchors_pem=pem, preview=preview)
 
 
-def check_to_line(path: str, options: Options | None = None) -> tuple[str, bool]:
-    """One scan line for `path` (its report, or its error) and whether it is an error.
-
-    Runs in worker processes, so it returns text rather than objects.
-    """
-    try:
-        return run_check(path, options=options).to_json(), False
-    except PhotoloupeError as exc:
-        return _error_json(path, exc.code, exc.message), True
-    except Exception as exc:  # a bug in one file must not stop the scan
-        return _error_json(path, "internal_error", f"{type(exc).__name__}: {exc}"), True
-
-
-def iter_files(directory: Path) -> Iterator[str]:
-    """Every regular file under `directory`, in a stable order, hidden files excluded."""
-    for root, dirs, files in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith("."):
-                yield os.path.normpath(os.path.join(root, name))
-
-
-def already_scanned(out: Path) -> set[str]:
-    """Paths that already have a complete line in `out` (a torn last line does not count)."""
-    done: set[str] = set()
-    if not out.exists():
-        return done
-    with out.open("r", encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(record, dict) or not isinstance(record.get("path"), str):
-                continue
-            error = record.get("error")
-            if isinstance(error, dict) and error.get("code") in RETRY_CODES:
-                continue  # a passing condition: try this file again
-            done.add(os.path.normpath(record["path"]))
-    return done
-
-
-# Error codes that say nothing about the file itself; a resumed scan tries those files again.
-RETRY_CODES = frozenset(
-    {"decode_timeout", "internal_error", "not_found", "out_of_memory", "worker_crashed"}
-)
-
-
-def _scan_lines(paths: Sequence[str], workers: int, options: Options) -> Iterator[tuple[str, bool]]:
-    if workers == 1 or len(paths) <= 1:
-        for path in paths:
-            yield check_to_line(path, options)
-        return
-    queue = iter(paths)
-    while True:
-        # A worker that dies (a decoder crash, the kernel's OOM killer) breaks the whole pool:
-        # the files in flight get an error line and a fresh pool takes the rest.
-        crashed = yield from _scan_with_pool(queue, workers, options)
-        if not crashed:
-            return
-        for path in crashed:
-            message = "The process examining this file stopped unexpectedly."
-            yield _error_json(display_path(path), "worker_crashed", message), True
-
-
-def _scan_with_pool(
-    queue: Iterator[str], workers: int, options: Options
-) -> Generator[tuple[str, bool], None, list[str]]:
-    """Scan from `queue` until it is empty (returns []) or the pool breaks (returns the paths
-    that were in flight)."""
-    # Bounded submission keeps memory flat however large the folder is.
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        pending: dict[Future[tuple[str, bool]], str] = {}
-        for path in queue:
-            pending[pool.submit(check_to_line, path, options)] = path
-            if len(pending) >= workers * 2:
-                break
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                path = pending.pop(future)
-                try:
-                    result = future.result()
-                except BrokenProcessPool:
-                    return [path, *pending.values()]
-                yield result
-                nxt = next(queue, None)
-                if nxt is not None:
-                    try:
-                        pending[pool.submit(check_to_line, nxt, options)] = nxt
-                    except BrokenProcessPool:
-                        return [nxt, *pending.values()]
-    return []
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with path.open("rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) == b"\n"
-
-
 def _progress() -> Progress:
     return Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -408,16 +297,9 @@ def _progress() -> Progress:
     )
 
 
-def _error_json(path: str | None, code: str, message: str) -> str:
-    path = display_path(path) if path is not None else None
-    return ErrorReport(path=path, error=ErrorBody(code=code, message=message)).model_dump_json(
-        by_alias=True
-    )
-
-
 def _emit_error(path: str, code: str, message: str, *, as_json: bool) -> None:
     if as_json:
-        typer.echo(_error_json(path, code, message))
+        typer.echo(error_json(path, code, message))
     else:
         shown = display_path(path)
         stderr.print(f"[bold red]{shown}[/]: {message} [dim]({code})[/]", highlight=False)
@@ -444,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> Any:
     except Exception as exc:  # last line of defence against a traceback
         if os.environ.get("PHOTOLOUPE_DEBUG"):
             raise
-        sys.stdout.write(_error_json(None, "internal_error", f"{type(exc).__name__}: {exc}") + "\n")
+        sys.stdout.write(error_json(None, "internal_error", f"{type(exc).__name__}: {exc}") + "\n")
         sys.exit(EXIT_INTERNAL)
 
 

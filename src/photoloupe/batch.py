@@ -1,0 +1,192 @@
+"""The scan engine: every file under a folder checked into a JSON-lines file, resumable.
+
+`scan` is the library's batch entry point (the CLI's `scan` is a thin layer over it). Each line
+is one report or one error, written and flushed as it completes; files that already have a
+complete line are skipped on the next run, except those whose error said nothing about the
+file (a timeout, a crashed worker), which are tried again. Local worker processes run the
+checks; a worker that dies costs only the files it held.
+
+>>> import tempfile, pathlib
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     out = pathlib.Path(tmp) / "scan.jsonl"
+...     summary = scan("examples", out, options=Options(localise=False, preview=False))
+...     again = scan("examples", out)
+>>> summary.examined >= 4, summary.skipped, again.examined, again.skipped == summary.examined
+(True, 0, 0, True)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+
+from photoloupe.errors import PhotoloupeError
+from photoloupe.io import display_path
+from photoloupe.pipeline import Options
+from photoloupe.pipeline import check as run_check
+from photoloupe.schema.report import ErrorBody, ErrorReport
+
+__all__ = ["RETRY_CODES", "ScanSummary", "already_scanned", "check_to_line", "iter_files", "scan"]
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    """What one scan run did: files examined now, of which could not be analysed, and files
+    skipped because an earlier run had already written their line."""
+
+    examined: int
+    errors: int
+    skipped: int
+
+
+def scan(
+    directory: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    workers: int = 1,
+    options: Options | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_line: Callable[[bool], None] | None = None,
+) -> ScanSummary:
+    """Check every file under `directory` into the JSON-lines file `out` (appended to).
+
+    `on_start(total)` is called once with the number of files to examine, `on_line(is_error)`
+    after each line is written (for a progress display). Raises `OSError` when `out` cannot be
+    written.
+    """
+    folder, sink_path = Path(directory), Path(out)
+    options = options or Options(preview=False)
+    sink_path.parent.mkdir(parents=True, exist_ok=True)
+    with sink_path.open("a", encoding="utf-8") as sink:
+        done = already_scanned(sink_path)
+        out_resolved = sink_path.resolve()
+        todo = [
+            p
+            for p in iter_files(folder)
+            if display_path(p) not in done and Path(p).resolve() != out_resolved
+        ]
+        if on_start is not None:
+            on_start(len(todo))
+        if sink_path.stat().st_size and not _ends_with_newline(sink_path):
+            sink.write("\n")  # the previous run died mid-line; start clean
+        errors = 0
+        for line, is_error in scan_lines(todo, workers, options):
+            sink.write(line + "\n")
+            sink.flush()
+            errors += is_error
+            if on_line is not None:
+                on_line(is_error)
+    return ScanSummary(examined=len(todo), errors=errors, skipped=len(done))
+
+
+def check_to_line(path: str, options: Options | None = None) -> tuple[str, bool]:
+    """One scan line for `path` (its report, or its error) and whether it is an error.
+
+    Runs in worker processes, so it returns text rather than objects.
+    """
+    try:
+        return run_check(path, options=options).to_json(), False
+    except PhotoloupeError as exc:
+        return error_json(path, exc.code, exc.message), True
+    except Exception as exc:  # a bug in one file must not stop the scan
+        return error_json(path, "internal_error", f"{type(exc).__name__}: {exc}"), True
+
+
+def iter_files(directory: Path) -> Iterator[str]:
+    """Every regular file under `directory`, in a stable order, hidden files excluded."""
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield os.path.normpath(os.path.join(root, name))
+
+
+def already_scanned(out: Path) -> set[str]:
+    """Paths that already have a complete line in `out` (a torn last line does not count)."""
+    done: set[str] = set()
+    if not out.exists():
+        return done
+    with out.open("r", encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(record, dict) or not isinstance(record.get("path"), str):
+                continue
+            error = record.get("error")
+            if isinstance(error, dict) and error.get("code") in RETRY_CODES:
+                continue  # a passing condition: try this file again
+            done.add(os.path.normpath(record["path"]))
+    return done
+
+
+# Error codes that say nothing about the file itself; a resumed scan tries those files again.
+RETRY_CODES = frozenset(
+    {"decode_timeout", "internal_error", "not_found", "out_of_memory", "worker_crashed"}
+)
+
+
+def scan_lines(paths: Sequence[str], workers: int, options: Options) -> Iterator[tuple[str, bool]]:
+    if workers == 1 or len(paths) <= 1:
+        for path in paths:
+            yield check_to_line(path, options)
+        return
+    queue = iter(paths)
+    while True:
+        # A worker that dies (a decoder crash, the kernel's OOM killer) breaks the whole pool:
+        # the files in flight get an error line and a fresh pool takes the rest.
+        crashed = yield from _scan_with_pool(queue, workers, options)
+        if not crashed:
+            return
+        for path in crashed:
+            message = "The process examining this file stopped unexpectedly."
+            yield error_json(display_path(path), "worker_crashed", message), True
+
+
+def _scan_with_pool(
+    queue: Iterator[str], workers: int, options: Options
+) -> Generator[tuple[str, bool], None, list[str]]:
+    """Scan from `queue` until it is empty (returns []) or the pool breaks (returns the paths
+    that were in flight)."""
+    # Bounded submission keeps memory flat however large the folder is.
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: dict[Future[tuple[str, bool]], str] = {}
+        for path in queue:
+            pending[pool.submit(check_to_line, path, options)] = path
+            if len(pending) >= workers * 2:
+                break
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                path = pending.pop(future)
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    return [path, *pending.values()]
+                yield result
+                nxt = next(queue, None)
+                if nxt is not None:
+                    try:
+                        pending[pool.submit(check_to_line, nxt, options)] = nxt
+                    except BrokenProcessPool:
+                        return [nxt, *pending.values()]
+    return []
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
+
+
+def error_json(path: str | None, code: str, message: str) -> str:
+    path = display_path(path) if path is not None else None
+    return ErrorReport(path=path, error=ErrorBody(code=code, message=message)).model_dump_json(
+        by_alias=True
+    )
