@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import Field, PrivateAttr
+
+from photoloupe.schema.base import ContractModel
 
 COMPARE_SCHEMA_ID = "photoloupe.compare/1"
 
@@ -19,12 +21,7 @@ Relation = Literal["identical", "same-image", "edited", "same-scene", "unrelated
 Closer = Literal["original", "suspect", "undetermined"]
 
 
-class _Model(BaseModel):
-    # Extra keys are refused so that a typo in the library fails a test instead of shipping.
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class CompareFile(_Model):
+class CompareFile(ContractModel):
     """The facts of one input that the comparison rests on."""
 
     name: str
@@ -41,7 +38,7 @@ class CompareFile(_Model):
     camera: str | None = Field(description="Camera make and model from the metadata, if any.")
 
 
-class Transform(_Model):
+class Transform(ContractModel):
     """How the suspect's pixels relate to the original's; null fields when not registered."""
 
     crop_box: list[float] | None = Field(
@@ -65,30 +62,30 @@ class Transform(_Model):
     )
 
 
-class ChangedRegion(_Model):
+class ChangedRegion(ContractModel):
     box: list[int] = Field(description="[x, y, w, h] in the suspect's stored pixels.")
     score: float = Field(ge=0.0, le=1.0, description="Strength of the difference, 0 to 1.")
     area_fraction: float = Field(description="Share of the suspect's covered area.")
 
 
-class Reason(_Model):
+class Reason(ContractModel):
     code: str = Field(description="Stable identifier, e.g. 'resolution', 'jpeg_quality'.")
     favours: Closer = Field(description="Which copy this reason points to.")
     message: str
     message_ar: str
 
 
-class CloserToSource(_Model):
+class CloserToSource(ContractModel):
     verdict: Closer
     reasons: list[Reason] = Field(default_factory=list)
 
 
-class ToolInfo(_Model):
+class ToolInfo(ContractModel):
     name: str = "photoloupe"
     version: str
 
 
-class Comparison(_Model):
+class Comparison(ContractModel):
     schema_id: str = Field(default=COMPARE_SCHEMA_ID, alias="schema")
     tool: ToolInfo
     created: str = Field(description="UTC time of the comparison, ISO 8601.")
@@ -127,14 +124,8 @@ class Comparison(_Model):
         (bool), all in the suspect's stored orientation."""
         return self._arrays
 
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
 
-    def to_json(self, *, indent: int | None = None) -> str:
-        return self.model_dump_json(by_alias=True, indent=indent)
-
-
-class CompareErrorReport(_Model):
+class CompareErrorReport(ContractModel):
     """What the command prints instead when an input cannot be read."""
 
     schema_id: str = Field(default=COMPARE_SCHEMA_ID, alias="schema")

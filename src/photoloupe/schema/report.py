@@ -11,7 +11,9 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import Field, PrivateAttr
+
+from photoloupe.schema.base import ContractModel
 
 SCHEMA_ID = "photoloupe.report/1"
 
@@ -19,12 +21,7 @@ VerdictLabel = Literal["ai-generated", "edited", "no-evidence", "inconclusive"]
 Reliability = Literal["high", "medium", "low"]
 
 
-class _Model(BaseModel):
-    # Extra keys are refused so that a typo in the pipeline fails a test instead of shipping.
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class JpegInfo(_Model):
+class JpegInfo(ContractModel):
     """What the JPEG encoder left behind; later analyses (double compression) read it."""
 
     quantization_tables: dict[str, list[int]] = Field(
@@ -37,7 +34,7 @@ class JpegInfo(_Model):
     )
 
 
-class FileInfo(_Model):
+class FileInfo(ContractModel):
     name: str
     sha256: str
     bytes: int
@@ -59,7 +56,7 @@ class FileInfo(_Model):
     notes: list[str] = Field(default_factory=list)
 
 
-class Verdict(_Model):
+class Verdict(ContractModel):
     label: VerdictLabel
     summary: str
     summary_ar: str
@@ -72,27 +69,27 @@ class Verdict(_Model):
     )
 
 
-class ModelInfo(_Model):
+class ModelInfo(ContractModel):
     name: str
     version: str
     sha256: str | None = None
 
 
-class Evidence(_Model):
+class Evidence(ContractModel):
     source: str = Field(description='Where it comes from, e.g. "c2pa", "metadata", "thumbnail".')
     code: str
     message: str
     message_ar: str | None = Field(default=None, description="The message in Arabic.")
 
 
-class Attribution(_Model):
+class Attribution(ContractModel):
     family: str = Field(description="The nearest known generator family, or `unknown`.")
     label: str
     confidence: float = Field(ge=0.0, le=1.0)
     candidates: dict[str, float] = Field(default_factory=dict)
 
 
-class AiGenerated(_Model):
+class AiGenerated(ContractModel):
     probability: float | None = Field(ge=0.0, le=1.0)
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     decision: Literal["ai-generated", "no-evidence", "inconclusive"]
@@ -117,13 +114,13 @@ class AiGenerated(_Model):
     )
 
 
-class Region(_Model):
+class Region(ContractModel):
     box: tuple[int, int, int, int] = Field(description="[x, y, w, h] in stored pixels.")
     score: float = Field(ge=0.0, le=1.0)
     methods: list[str]
 
 
-class Edited(_Model):
+class Edited(ContractModel):
     probability: float | None = Field(ge=0.0, le=1.0)
     threshold: float | None = Field(
         default=None,
@@ -140,7 +137,7 @@ class Edited(_Model):
     evidence: list[Evidence] = Field(default_factory=list)
 
 
-class C2paStatus(_Model):
+class C2paStatus(ContractModel):
     code: str
     explanation: str
     # The same explanation in Arabic (added in 0.4; absent from older reports).
@@ -148,7 +145,7 @@ class C2paStatus(_Model):
     url: str | None = None
 
 
-class C2paInfo(_Model):
+class C2paInfo(ContractModel):
     """Content Credentials as read and validated offline by c2pa-python."""
 
     present: bool
@@ -175,14 +172,14 @@ class C2paInfo(_Model):
     note: str | None = None
 
 
-class AiMarker(_Model):
+class AiMarker(ContractModel):
     kind: str = Field(description='e.g. "digital_source_type", "sd_parameters", "mention".')
     value: str
     where: str = Field(description='Where it was found, e.g. "XMP Iptc4xmpExt:DigitalSourceType".')
     generator: str | None = None
 
 
-class Provenance(_Model):
+class Provenance(ContractModel):
     metadata: dict[str, Any]
     c2pa: C2paInfo
     ai_markers: list[AiMarker] = Field(default_factory=list)
@@ -192,7 +189,7 @@ class Provenance(_Model):
     )
 
 
-class Analysis(_Model):
+class Analysis(ContractModel):
     score: float | None = Field(ge=0.0, le=1.0)
     map: str | None = None
     notes: list[str] = Field(default_factory=list)
@@ -201,12 +198,12 @@ class Analysis(_Model):
     evidence_of: str | None = None
 
 
-class ToolInfo(_Model):
+class ToolInfo(ContractModel):
     name: str = "photoloupe"
     version: str
 
 
-class Report(_Model):
+class Report(ContractModel):
     schema_id: str = Field(default=SCHEMA_ID, alias="schema")
     tool: ToolInfo
     path: str | None
@@ -235,19 +232,13 @@ class Report(_Model):
         when the report was made with `Options(preview=False)`)."""
         return self._preview
 
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
 
-    def to_json(self, *, indent: int | None = None) -> str:
-        return self.model_dump_json(by_alias=True, indent=indent)
-
-
-class ErrorBody(_Model):
+class ErrorBody(ContractModel):
     code: str
     message: str
 
 
-class ErrorReport(_Model):
+class ErrorReport(ContractModel):
     """What a file that cannot be analysed gets instead of a report."""
 
     schema_id: str = Field(default=SCHEMA_ID, alias="schema")
