@@ -30,15 +30,13 @@ import numpy.typing as npt
 
 from photoloupe.analysis import Context
 from photoloupe.findings import Finding
+from photoloupe.forensics.block_map import BlockMapAnalysis, Measured, Outcome
 from photoloupe.forensics.maps import (
     FloatArray,
-    coherent_area_score,
     masked_blur,
     not_applicable,
     sigmoid_map,
-    valid_pixels,
 )
-from photoloupe.io import Picture
 
 BLOCK = 32
 MAX_BLOCKS = 6000  # blocks measured on large pictures (time bound)
@@ -89,67 +87,53 @@ def block_ratios(green: npt.NDArray[np.uint8]) -> tuple[FloatArray, FloatArray]:
     return ratio, valid
 
 
-def analyse_cfa(source: Context | Picture) -> Finding:
+class CfaAnalysis(BlockMapAnalysis):
     """Map of blocks lacking the demosaicing trace that the rest of the picture shows."""
-    context = Context.of(source)
-    picture = context.picture
-    pixels = picture.pixels
-    if not valid_pixels(pixels) or min(pixels.shape[:2]) < 4 * BLOCK + 4:
-        return not_applicable(
-            "cfa_too_small", "The picture is too small to look for camera demosaicing traces."
-        )
-    ratio, validf = block_ratios(np.ascontiguousarray(pixels[..., 1]))
-    valid = validf > 0
-    measured = int(valid.sum())
-    if measured < MIN_BLOCKS:
-        return not_applicable(
-            "cfa_not_applicable",
-            "The picture shows no camera demosaicing trace (as after compression, resizing or "
-            "generation), so this analysis does not apply.",
-            blocks_measured=measured,
-        )
-    median = float(np.median(ratio[valid]))
-    phase = 1.0 if median >= 0 else -1.0
-    agree = float((np.sign(ratio[valid]) == phase).mean())
-    details: dict[str, object] = {
-        "block_px": BLOCK,
-        "blocks_measured": measured,
-        "median_log_ratio": round(median, 4),
-        "agreement": round(agree, 4),
-    }
-    if abs(median) < GLOBAL_MEDIAN or agree < GLOBAL_AGREEMENT:
-        return not_applicable(
-            "cfa_not_applicable",
-            "The picture shows no camera demosaicing trace (as after compression, resizing or "
-            "generation), so this analysis does not apply.",
-            **details,
-        )
-    details["lattice_phase"] = "even" if phase > 0 else "odd"
-    # Strength of the trace in the picture's own phase; 1 = as strong as the picture's median.
-    strength = ratio * phase / abs(median)
-    strength = masked_blur(strength, valid, 3)
-    heat = sigmoid_map(-strength, -ABSENT_LEVEL, ABSENT_WIDTH)
-    heat[~valid] = 0.0
-    score, area = coherent_area_score(heat)
-    details["area_fraction"] = round(area, 4)
-    if score > 0:
-        return Finding(
-            score=score,
-            notes=(
-                "The picture carries a camera demosaicing trace, but an area of it does not: "
-                "evidence that this area has a different origin or was processed separately.",
-            ),
-            map=heat,
-            codes=("cfa_inconsistent_area",),
-            details=details,
-        )
-    return Finding(
-        score=0.0,
-        notes=(
-            "The camera demosaicing trace is present and consistent across the picture: no "
-            "evidence of an area with a different origin.",
-        ),
-        map=heat,
-        codes=("cfa_consistent",),
-        details=details,
+
+    found = Outcome(
+        "cfa_inconsistent_area",
+        "The picture carries a camera demosaicing trace, but an area of it does not: evidence "
+        "that this area has a different origin or was processed separately.",
     )
+    uniform = Outcome(
+        "cfa_consistent",
+        "The camera demosaicing trace is present and consistent across the picture: no "
+        "evidence of an area with a different origin.",
+    )
+    too_small = Outcome(
+        "cfa_too_small", "The picture is too small to look for camera demosaicing traces."
+    )
+    min_side = 4 * BLOCK + 4
+
+    def measure(self, context: Context) -> Measured | Finding:
+        ratio, validf = block_ratios(np.ascontiguousarray(context.pixels[..., 1]))
+        valid = validf > 0
+        measured = int(valid.sum())
+        if measured < MIN_BLOCKS:
+            return not_applicable("cfa_not_applicable", NOTE_NO_TRACE, blocks_measured=measured)
+        median = float(np.median(ratio[valid]))
+        phase = 1.0 if median >= 0 else -1.0
+        agree = float((np.sign(ratio[valid]) == phase).mean())
+        details: dict[str, object] = {
+            "block_px": BLOCK,
+            "blocks_measured": measured,
+            "median_log_ratio": round(median, 4),
+            "agreement": round(agree, 4),
+        }
+        if abs(median) < GLOBAL_MEDIAN or agree < GLOBAL_AGREEMENT:
+            return not_applicable("cfa_not_applicable", NOTE_NO_TRACE, **details)
+        details["lattice_phase"] = "even" if phase > 0 else "odd"
+        # Strength of the trace in the picture's own phase; 1 = as strong as the picture's
+        # median.
+        strength = ratio * phase / abs(median)
+        strength = masked_blur(strength, valid, 3)
+        heat = sigmoid_map(-strength, -ABSENT_LEVEL, ABSENT_WIDTH)
+        heat[~valid] = 0.0
+        return Measured(heat, details)
+
+
+NOTE_NO_TRACE = (
+    "The picture shows no camera demosaicing trace (as after compression, resizing or "
+    "generation), so this analysis does not apply."
+)
+analyse_cfa = CfaAnalysis()

@@ -34,6 +34,7 @@ import numpy.typing as npt
 
 from photoloupe.analysis import Context
 from photoloupe.findings import Finding
+from photoloupe.forensics.block_map import BlockMapAnalysis, Measured, Outcome
 from photoloupe.forensics.maps import (
     FloatArray,
     coherent_area_score,
@@ -41,9 +42,7 @@ from photoloupe.forensics.maps import (
     not_applicable,
     robust_z,
     sigmoid_map,
-    valid_pixels,
 )
-from photoloupe.io import Picture
 
 QUALITIES = (75, 85, 95)
 MAX_BLOCKS = 40_000  # 8 x 8 blocks re-encoded (about 2.5 megapixels)
@@ -90,77 +89,67 @@ def _expected(logs: FloatArray, texture: FloatArray, valid: npt.NDArray[np.bool_
     return np.asarray(fitted, dtype=np.float32)
 
 
-def analyse_ela(source: Context | Picture) -> Finding:
+class ErrorLevelAnalysis(BlockMapAnalysis):
     """Map of areas whose re-compression error exceeds what their texture explains."""
-    context = Context.of(source)
-    picture = context.picture
-    pixels = picture.pixels
-    if not valid_pixels(pixels) or min(pixels.shape[:2]) < 8 * MIN_GRID:
-        return not_applicable("ela_too_small", "The picture is too small for error level analysis.")
-    packed, step = _blocks(context.grey)
-    f = packed.astype(np.float32)
-    # Texture is measured on a blurred copy: edges and structure raise the expected error, but
-    # pixel-level noise does not, since noise kept or removed is itself compression history.
-    soft = cv2.GaussianBlur(f, (0, 0), 1.0)
-    dx = np.abs(np.diff(soft, axis=1))
-    dy = np.abs(np.diff(soft, axis=0))
-    # Differences inside blocks only (every 8th difference crosses a block border).
-    dx[:, 7::8] = 0
-    dy[7::8, :] = 0
-    texture = _per_block(np.pad(dx, ((0, 0), (0, 1)))) + _per_block(np.pad(dy, ((0, 1), (0, 0))))
-    texture *= 64 / 56  # 56 of the 64 differences per block are inside it
-    mean = _per_block(f)
-    valid = (mean > 4) & (mean < 251)
-    if int(valid.sum()) < 32:
-        return not_applicable(
-            "ela_not_measurable", "The picture is too uniform for error level analysis."
-        )
-    excess = np.zeros(texture.shape, np.float32)
-    for quality in QUALITIES:
-        ok, code = cv2.imencode(".jpg", packed, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if not ok:
-            return not_applicable(
-                "ela_failed", "Error level analysis could not re-encode the picture."
-            )
-        decoded = cv2.imdecode(code, cv2.IMREAD_GRAYSCALE)
-        if decoded is None:
-            return not_applicable(
-                "ela_failed", "Error level analysis could not re-encode the picture."
-            )
-        again = decoded.astype(np.float32)
-        err = _per_block(np.abs(again - f))
-        logs = np.log(err + 0.25).astype(np.float32)
-        excess += robust_z(logs - _expected(logs, texture, valid), valid, Z_FLOOR)
-    excess /= len(QUALITIES)
-    # Mean excess over 4 x 4 blocks: a coherent area keeps its level, lone blocks average out.
-    z = masked_blur(excess, valid, SMOOTH)
-    heat = sigmoid_map(z, Z_CENTRE, Z_WIDTH)
-    heat[~valid] = 0.0
-    score, area = coherent_area_score(heat, min_cells=SMOOTH * SMOOTH, full_cells=4 * SMOOTH**2)
-    details: dict[str, object] = {
-        "block_px": 8 * step,
-        "qualities": list(QUALITIES),
-        "area_fraction": round(area, 4),
-    }
-    if score > 0:
-        return Finding(
-            score=score,
-            notes=(
-                "Error level analysis shows an area that changes more on re-compression than "
-                "its texture explains: weak evidence of a different compression history, as "
-                "after pasting or retouching. " + THRESHOLD_NOTE,
-            ),
-            map=heat,
-            codes=("ela_bright_area",),
-            details=details,
-        )
-    return Finding(
-        score=0.0,
-        notes=(
-            "Error level analysis is uniform once texture is accounted for: no evidence of an "
-            "area with a different compression history. " + THRESHOLD_NOTE,
-        ),
-        map=heat,
-        codes=("ela_uniform",),
-        details=details,
+
+    found = Outcome(
+        "ela_bright_area",
+        "Error level analysis shows an area that changes more on re-compression than its "
+        "texture explains: weak evidence of a different compression history, as after pasting "
+        "or retouching. " + THRESHOLD_NOTE,
     )
+    uniform = Outcome(
+        "ela_uniform",
+        "Error level analysis is uniform once texture is accounted for: no evidence of an area "
+        "with a different compression history. " + THRESHOLD_NOTE,
+    )
+    too_small = Outcome("ela_too_small", "The picture is too small for error level analysis.")
+    min_side = 8 * MIN_GRID
+
+    def area_score(self, heat: FloatArray) -> tuple[float, float]:
+        return coherent_area_score(heat, min_cells=SMOOTH * SMOOTH, full_cells=4 * SMOOTH**2)
+
+    def measure(self, context: Context) -> Measured | Finding:
+        packed, step = _blocks(context.grey)
+        f = packed.astype(np.float32)
+        # Texture is measured on a blurred copy: edges and structure raise the expected error,
+        # but pixel-level noise does not, since noise kept or removed is itself compression
+        # history.
+        soft = cv2.GaussianBlur(f, (0, 0), 1.0)
+        dx = np.abs(np.diff(soft, axis=1))
+        dy = np.abs(np.diff(soft, axis=0))
+        # Differences inside blocks only (every 8th difference crosses a block border).
+        dx[:, 7::8] = 0
+        dy[7::8, :] = 0
+        texture = _per_block(np.pad(dx, ((0, 0), (0, 1)))) + _per_block(
+            np.pad(dy, ((0, 1), (0, 0)))
+        )
+        texture *= 64 / 56  # 56 of the 64 differences per block are inside it
+        mean = _per_block(f)
+        valid = (mean > 4) & (mean < 251)
+        if int(valid.sum()) < 32:
+            return not_applicable(
+                "ela_not_measurable", "The picture is too uniform for error level analysis."
+            )
+        excess = np.zeros(texture.shape, np.float32)
+        for quality in QUALITIES:
+            ok, code = cv2.imencode(".jpg", packed, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            decoded = cv2.imdecode(code, cv2.IMREAD_GRAYSCALE) if ok else None
+            if decoded is None:
+                return not_applicable(
+                    "ela_failed", "Error level analysis could not re-encode the picture."
+                )
+            again = decoded.astype(np.float32)
+            err = _per_block(np.abs(again - f))
+            logs = np.log(err + 0.25).astype(np.float32)
+            excess += robust_z(logs - _expected(logs, texture, valid), valid, Z_FLOOR)
+        excess /= len(QUALITIES)
+        # Mean excess over 4 x 4 blocks: a coherent area keeps its level, lone blocks average
+        # out.
+        z = masked_blur(excess, valid, SMOOTH)
+        heat = sigmoid_map(z, Z_CENTRE, Z_WIDTH)
+        heat[~valid] = 0.0
+        return Measured(heat, {"block_px": 8 * step, "qualities": list(QUALITIES)})
+
+
+analyse_ela = ErrorLevelAnalysis()

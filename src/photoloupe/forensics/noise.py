@@ -34,17 +34,15 @@ import numpy as np
 
 from photoloupe.analysis import Context
 from photoloupe.findings import Finding
+from photoloupe.forensics.block_map import BlockMapAnalysis, Measured, Outcome
 from photoloupe.forensics.maps import (
     FloatArray,
-    coherent_area_score,
     masked_blur,
     not_applicable,
     robust_z,
     sigmoid_map,
-    valid_pixels,
     work_luma,
 )
-from photoloupe.io import Picture
 
 BLOCK = 32
 WORK_PIXELS = 3_000_000
@@ -106,61 +104,52 @@ def _brightness_trend(logs: FloatArray, mean: FloatArray, valid: np.ndarray) -> 
     return np.asarray(np.interp(mean, xs, ys), dtype=np.float32)
 
 
-def analyse_noise(source: Context | Picture) -> Finding:
+class NoiseAnalysis(BlockMapAnalysis):
     """Map of blocks whose noise level differs from the picture's dominant level."""
-    context = Context.of(source)
-    picture = context.picture
-    pixels = picture.pixels
-    if not valid_pixels(pixels) or min(pixels.shape[:2]) < 4 * BLOCK:
-        return not_applicable(
-            "noise_too_small", "The picture is too small to compare noise levels across it."
-        )
-    grey, factor = work_luma(pixels, WORK_PIXELS)
-    sigma, mean, validf = block_noise(grey)
-    valid = validf > 0
-    if int(valid.sum()) < MIN_BLOCKS:
-        return not_applicable(
-            "noise_not_measurable",
-            "The picture has too few smooth, unclipped areas to measure its noise level.",
-        )
-    logs = np.log(np.maximum(sigma, SIGMA_FLOOR)).astype(np.float32)
-    dev = logs - _brightness_trend(logs, mean, valid)
-    z = robust_z(dev.astype(np.float32), valid, Z_FLOOR)
-    # Averaging over 3 x 3 blocks shrinks chance deviations of single blocks (fine texture,
-    # a lone highlight) and keeps those of coherent areas.
-    zs = masked_blur(z, valid, 3)
-    heat = sigmoid_map(np.abs(zs), Z_CENTRE, Z_WIDTH)
-    heat[~valid] = 0.0
-    score, area = coherent_area_score(heat)
-    dominant = float(np.exp(np.median(logs[valid]))) * factor
-    details: dict[str, object] = {
-        "block_px": BLOCK * factor,
-        "blocks_measured": int(valid.sum()),
-        "dominant_noise_sigma": round(dominant, 3),
-        "area_fraction": round(area, 4),
-        "louder_blocks": int(((zs > Z_CENTRE) & valid).sum()),
-        "quieter_blocks": int(((zs < -Z_CENTRE) & valid).sum()),
-    }
-    if score > 0:
-        return Finding(
-            score=score,
-            notes=(
-                "An area of the picture has a noise level that differs from the rest of the "
-                "picture: evidence of a region with a different origin or processing, such as "
-                "pasting, retouching or blurring. Compression and smooth surfaces can also cause "
-                "this, so it needs a second look.",
-            ),
-            map=heat,
-            codes=("noise_inconsistent_area",),
-            details=details,
-        )
-    return Finding(
-        score=0.0,
-        notes=(
-            "The noise level is consistent across the picture: no evidence of a region with a "
-            "different noise level.",
-        ),
-        map=heat,
-        codes=("noise_consistent",),
-        details=details,
+
+    found = Outcome(
+        "noise_inconsistent_area",
+        "An area of the picture has a noise level that differs from the rest of the picture: "
+        "evidence of a region with a different origin or processing, such as pasting, "
+        "retouching or blurring. Compression and smooth surfaces can also cause this, so it "
+        "needs a second look.",
     )
+    uniform = Outcome(
+        "noise_consistent",
+        "The noise level is consistent across the picture: no evidence of a region with a "
+        "different noise level.",
+    )
+    too_small = Outcome(
+        "noise_too_small", "The picture is too small to compare noise levels across it."
+    )
+    min_side = 4 * BLOCK
+
+    def measure(self, context: Context) -> Measured | Finding:
+        grey, factor = work_luma(context.pixels, WORK_PIXELS)
+        sigma, mean, validf = block_noise(grey)
+        valid = validf > 0
+        if int(valid.sum()) < MIN_BLOCKS:
+            return not_applicable(
+                "noise_not_measurable",
+                "The picture has too few smooth, unclipped areas to measure its noise level.",
+            )
+        logs = np.log(np.maximum(sigma, SIGMA_FLOOR)).astype(np.float32)
+        dev = logs - _brightness_trend(logs, mean, valid)
+        z = robust_z(dev.astype(np.float32), valid, Z_FLOOR)
+        # Averaging over 3 x 3 blocks shrinks chance deviations of single blocks (fine
+        # texture, a lone highlight) and keeps those of coherent areas.
+        zs = masked_blur(z, valid, 3)
+        heat = sigmoid_map(np.abs(zs), Z_CENTRE, Z_WIDTH)
+        heat[~valid] = 0.0
+        dominant = float(np.exp(np.median(logs[valid]))) * factor
+        details: dict[str, object] = {
+            "block_px": BLOCK * factor,
+            "blocks_measured": int(valid.sum()),
+            "dominant_noise_sigma": round(dominant, 3),
+            "louder_blocks": int(((zs > Z_CENTRE) & valid).sum()),
+            "quieter_blocks": int(((zs < -Z_CENTRE) & valid).sum()),
+        }
+        return Measured(heat, details)
+
+
+analyse_noise = NoiseAnalysis()

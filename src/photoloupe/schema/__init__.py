@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import BaseModel
+
 from photoloupe.schema.compare import COMPARE_SCHEMA_ID, CompareErrorReport, Comparison
 from photoloupe.schema.report import SCHEMA_ID, ErrorReport, Report
 
 # File name under docs/ -> (schema id, the models a line of that schema may be).
-PUBLISHED = {
+PUBLISHED: dict[str, tuple[str, tuple[type[BaseModel], ...]]] = {
     "report-schema.json": (SCHEMA_ID, (Report, ErrorReport)),
     "compare-schema.json": (COMPARE_SCHEMA_ID, (Comparison, CompareErrorReport)),
 }
