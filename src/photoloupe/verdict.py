@@ -13,6 +13,7 @@ The rules are few and written out so a reader can check them:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 from photoloupe.findings import Finding
@@ -40,6 +41,224 @@ _HASH_MISMATCH_CODES = (
 )
 
 
+Side = Literal["ai", "edit", "none"]
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of the summary: a catalogue key, its values, and the judgement it bears on
+    ("ai", "edit", or "none" for what the pixel detector found no evidence of)."""
+
+    key: str
+    values: dict[str, object] = field(default_factory=dict)
+    side: Side = "none"
+
+    def text(self, lang: str) -> str:
+        # Values naming a catalogue key ("reliability.high", "ui.analysis.noise") are
+        # translated too: no internal name reaches a sentence in another language.
+        shown = {
+            k: t(str(v), lang) if str(v).startswith(_TRANSLATED_VALUES) else v
+            for k, v in self.values.items()
+        }
+        if "methods" in shown and isinstance(self.values["methods"], tuple):
+            sep = "، " if lang == "ar" else ", "
+            names = self.values["methods"]
+            shown["methods"] = sep.join(_method_name(m, lang) for m in names) or "fusion"
+        return t(self.key, lang, **shown)
+
+
+_TRANSLATED_VALUES = ("reliability.",)
+
+
+def _method_name(name: str, lang: str) -> str:
+    """An analysis's name in a sentence: as named in the report in English (a stable code a
+    reader can look up), its title in the catalogue otherwise."""
+    if lang == "en":
+        return name
+    key = f"ui.analysis.{name}"
+    return t(key, lang) if key in catalogue(lang) else name
+
+
+@dataclass
+class Found:
+    """What one rule found: evidence for a judgement, the sentences that explain it, and the
+    stable codes of `verdict.reasons`."""
+
+    ai: list[Evidence] = field(default_factory=list)
+    edit: list[Evidence] = field(default_factory=list)
+    sentences: list[Sentence] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    def add(self, other: Found) -> None:
+        self.ai += other.ai
+        self.edit += other.edit
+        self.sentences += other.sentences
+        self.reasons += other.reasons
+
+
+def _both(key: str, **values: object) -> tuple[str, str]:
+    return t(key, "en", **values), t(key, "ar", **values)
+
+
+def c2pa_ai_claim(c2pa: C2paInfo) -> Found:
+    """Content Credentials that declare AI generation (how much they count depends on who
+    signed them)."""
+    if not c2pa.ai_generated_claim:
+        return Found()
+    state = "trusted" if c2pa.trusted else "valid" if c2pa.valid else "invalid"
+    key = f"verdict.why.c2pa_ai_claim.{state}"
+    en, ar = _both(key)
+    evidence = Evidence(source="c2pa", code="c2pa_ai_claim", message=en, message_ar=ar)
+    return Found(ai=[evidence], sentences=[Sentence(key, side="ai")], reasons=["c2pa_ai_claim"])
+
+
+def metadata_markers(markers: Sequence[AiMarker]) -> Found:
+    """Generator traces in the metadata: one evidence item per marker, one sentence."""
+    if not markers:
+        return Found()
+    found = Found(reasons=["metadata_ai_marker"])
+    for marker in markers:
+        values = {"generator": marker.generator or marker.kind, "where": marker.where}
+        en, ar = _both("evidence.metadata_ai_marker", **values)
+        found.ai.append(
+            Evidence(source="metadata", code="metadata_ai_marker", message=en, message_ar=ar)
+        )
+    generators = sorted({m.generator or m.kind for m in markers})
+    places = sorted({m.where for m in markers})
+    joined: dict[str, object] = {"generators": ", ".join(generators), "where": ", ".join(places)}
+    found.sentences.append(Sentence("verdict.why.metadata_ai_marker", joined, "ai"))
+    return found
+
+
+def pixel_detector(detector: Finding | None) -> Found:
+    """The AI detector's estimate: evidence only when it decided "ai-generated"; a sentence
+    in every case where it gave a probability."""
+    if detector is None or detector.score is None:
+        return Found()
+    decision = str(detector.details.get("decision"))
+    values: dict[str, object] = {
+        "probability": f"{detector.score:.0%}",
+        "threshold": f"{float(str(detector.details['threshold'])):.0%}",
+    }
+    # Said as the verdict will report it: the detector alone is never "high" (see `judge`).
+    reliability_word = "low" if detector.details["reliability"] == "low" else "medium"
+    key = {
+        "ai-generated": "verdict.why.detector_ai",
+        "no-evidence": "verdict.why.detector_none",
+    }.get(decision, "verdict.why.detector_unreliable")
+    found = Found()
+    if decision == "ai-generated":
+        reliability_ar = t(f"reliability.{reliability_word}", "ar")
+        found.ai.append(
+            Evidence(
+                source="ai_detector",
+                code="detector_ai_generated",
+                message=" ".join(detector.notes),
+                message_ar=t(key, "ar", **values, reliability=reliability_ar),
+            )
+        )
+        found.reasons.append("detector_ai_generated")
+    side: Side = "ai" if decision == "ai-generated" else "none"
+    found.sentences.append(
+        Sentence(key, {**values, "reliability": f"reliability.{reliability_word}"}, side)
+    )
+    return found
+
+
+def editing_findings(findings: Mapping[str, Finding]) -> Found:
+    """Analyses that are evidence of editing on their own (the thumbnail check)."""
+    found = Found()
+    for name, finding in findings.items():
+        if finding.evidence_of != "editing":
+            continue
+        for code in finding.codes:
+            found.edit.append(
+                Evidence(
+                    source=name,
+                    code=code,
+                    message=" ".join(finding.notes),
+                    message_ar=translated_notes(finding, "ar")[0],
+                )
+            )
+        if name == "thumbnail":
+            found.sentences.append(Sentence("verdict.why.thumbnail_mismatch", side="edit"))
+        found.reasons.extend(finding.codes)
+    return found
+
+
+def fused_edits(localization: Localization | None) -> Found:
+    """The fused edit map above its threshold (or a verified copy-move pair)."""
+    if localization is None or not localization.decision:
+        return Found()
+    methods = tuple(sorted({m for r in localization.regions for m in r.methods}))
+    sentence = Sentence(
+        "verdict.why.edited_regions",
+        {
+            "probability": f"{localization.probability or 0:.0%}",
+            "regions": len(localization.regions),
+            "methods": methods,
+        },
+        "edit",
+    )
+    evidence = Evidence(
+        source="edit_localizer",
+        code="edited_regions",
+        message=sentence.text("en"),
+        message_ar=sentence.text("ar"),
+    )
+    return Found(edit=[evidence], sentences=[sentence], reasons=["edited_regions"])
+
+
+def c2pa_hash_mismatch(c2pa: C2paInfo) -> Found:
+    """Content Credentials whose recorded fingerprints no longer match the file's bytes."""
+    hash_codes = [e.code for e in c2pa.errors if e.code in _HASH_MISMATCH_CODES]
+    if not (c2pa.present and c2pa.valid is False and hash_codes):
+        return Found()
+    codes = ", ".join(hash_codes)
+    en, ar = _both("verdict.why.c2pa_invalid", codes=codes)
+    evidence = Evidence(source="c2pa", code="c2pa_hash_mismatch", message=en, message_ar=ar)
+    sentence = Sentence("verdict.why.c2pa_invalid", {"codes": codes}, "edit")
+    return Found(edit=[evidence], sentences=[sentence], reasons=["c2pa_hash_mismatch"])
+
+
+def label_of(found: Found, detector_decision: str | None) -> VerdictLabel:
+    """AI evidence outweighs editing evidence; without either, only a detector that ran and
+    found nothing gives "no-evidence"."""
+    if found.ai:
+        return "ai-generated"
+    if found.edit:
+        return "edited"
+    if detector_decision == "no-evidence":
+        return "no-evidence"
+    return "inconclusive"
+
+
+def summary(
+    label: VerdictLabel,
+    found: Found,
+    checked: Sequence[str],
+    not_checked: Sequence[str],
+    detector_ran: bool,
+    lang: str,
+) -> str:
+    """The verdict in sentences: first the evidence that decided the label, then the rest,
+    then the detector's caveat and what was not checked."""
+    parts: list[str] = []
+    if label in ("inconclusive", "no-evidence"):
+        if label == "inconclusive":
+            parts.append(t("verdict.inconclusive.lead", lang))
+        sep = "، " if lang == "ar" else ", "
+        places = sep.join(t(f"verdict.checked.{item}", lang) for item in checked)
+        parts.append(t("verdict.why.nothing_found", lang, checked=places))
+    deciding = {"ai-generated": "ai", "edited": "edit"}.get(label)
+    ordered = sorted(found.sentences, key=lambda s: s.side != deciding)  # stable
+    parts.extend(s.text(lang) for s in ordered)
+    if detector_ran:
+        parts.append(t("verdict.detector_caveat", lang))
+    parts.extend(t(f"verdict.not_run.{item}", lang) for item in not_checked)
+    return " ".join(parts)
+
+
 def judge(
     c2pa: C2paInfo,
     markers: Sequence[AiMarker],
@@ -64,141 +283,19 @@ def judge(
     (checked if detector_ran else not_checked).append("ai_detector")
     localized = localization is not None and localization.probability is not None
     (checked if localized else not_checked).append("edit_localizer")
-    ai_evidence: list[Evidence] = []
-    why: list[str] = []  # translation keys with their values, in order of weight
-    why_values: list[dict[str, object]] = []
-    reasons: list[str] = []
 
-    if c2pa.ai_generated_claim:
-        state = "trusted" if c2pa.trusted else "valid" if c2pa.valid else "invalid"
-        key = f"verdict.why.c2pa_ai_claim.{state}"
-        ai_evidence.append(
-            Evidence(source="c2pa", code="c2pa_ai_claim", message=t(key), message_ar=t(key, "ar"))
-        )
-        why.append(key)
-        why_values.append({})
-        reasons.append("c2pa_ai_claim")
-    if markers:
-        generators = sorted({m.generator or m.kind for m in markers})
-        places = sorted({m.where for m in markers})
-        for marker in markers:
-            values = {"generator": marker.generator or marker.kind, "where": marker.where}
-            ai_evidence.append(
-                Evidence(
-                    source="metadata",
-                    code="metadata_ai_marker",
-                    message=t("evidence.metadata_ai_marker", "en", **values),
-                    message_ar=t("evidence.metadata_ai_marker", "ar", **values),
-                )
-            )
-        why.append("verdict.why.metadata_ai_marker")
-        why_values.append({"generators": ", ".join(generators), "where": ", ".join(places)})
-        reasons.append("metadata_ai_marker")
-
+    found = Found()
+    for part in (
+        c2pa_ai_claim(c2pa),
+        metadata_markers(markers),
+        pixel_detector(detector),
+        editing_findings(findings),
+        fused_edits(localization),
+        c2pa_hash_mismatch(c2pa),
+    ):
+        found.add(part)
     detector_decision = str(detector.details.get("decision")) if detector is not None else None
-    if detector is not None and detector.score is not None:
-        values = {
-            "probability": f"{detector.score:.0%}",
-            "threshold": f"{float(str(detector.details['threshold'])):.0%}",
-        }
-        # Said as the verdict will report it: the detector alone is never "high" (see below).
-        reliability_word = "low" if detector.details["reliability"] == "low" else "medium"
-        key = {
-            "ai-generated": "verdict.why.detector_ai",
-            "no-evidence": "verdict.why.detector_none",
-        }.get(detector_decision or "", "verdict.why.detector_unreliable")
-        if detector_decision == "ai-generated":
-            ai_evidence.append(
-                Evidence(
-                    source="ai_detector",
-                    code="detector_ai_generated",
-                    message=" ".join(detector.notes),
-                    message_ar=t(
-                        key, "ar", **values, reliability=t(f"reliability.{reliability_word}", "ar")
-                    ),
-                )
-            )
-            reasons.append("detector_ai_generated")
-        why.append(key)
-        why_values.append({**values, "reliability": f"reliability.{reliability_word}"})
-
-    edit_evidence: list[Evidence] = []
-    for name, finding in findings.items():
-        if finding.evidence_of == "editing":
-            for code in finding.codes:
-                edit_evidence.append(
-                    Evidence(
-                        source=name,
-                        code=code,
-                        message=" ".join(finding.notes),
-                        message_ar=translated_notes(finding, "ar")[0],
-                    )
-                )
-            if name == "thumbnail":
-                why.append("verdict.why.thumbnail_mismatch")
-                why_values.append({})
-            reasons.extend(finding.codes)
-    if localization is not None and localization.decision:
-        methods = sorted({m for r in localization.regions for m in r.methods})
-        edit_values: dict[str, object] = {
-            "probability": f"{localization.probability or 0:.0%}",
-            "regions": len(localization.regions),
-            "methods": ", ".join(methods) or "fusion",
-        }
-        edit_evidence.append(
-            Evidence(
-                source="edit_localizer",
-                code="edited_regions",
-                message=t("verdict.why.edited_regions", "en", **edit_values),
-                message_ar=t("verdict.why.edited_regions", "ar", **edit_values),
-            )
-        )
-        why.append("verdict.why.edited_regions")
-        why_values.append(edit_values)
-        reasons.append("edited_regions")
-    hash_codes = [e.code for e in c2pa.errors if e.code in _HASH_MISMATCH_CODES]
-    if c2pa.present and c2pa.valid is False and hash_codes:
-        edit_evidence.append(
-            Evidence(
-                source="c2pa",
-                code="c2pa_hash_mismatch",
-                message=t("verdict.why.c2pa_invalid", "en", codes=", ".join(hash_codes)),
-                message_ar=t("verdict.why.c2pa_invalid", "ar", codes=", ".join(hash_codes)),
-            )
-        )
-        why.append("verdict.why.c2pa_invalid")
-        why_values.append({"codes": ", ".join(hash_codes)})
-        reasons.append("c2pa_hash_mismatch")
-
-    label: VerdictLabel
-    if ai_evidence:
-        label = "ai-generated"
-    elif edit_evidence:
-        label = "edited"
-    elif detector_decision == "no-evidence":
-        label = "no-evidence"
-    else:
-        label = "inconclusive"
-
-    def summary(lang: str) -> str:
-        parts: list[str] = []
-        if label in ("inconclusive", "no-evidence"):
-            if label == "inconclusive":
-                parts.append(t("verdict.inconclusive.lead", lang))
-            sep = "، " if lang == "ar" else ", "
-            places = sep.join(t(f"verdict.checked.{item}", lang) for item in checked)
-            parts.append(t("verdict.why.nothing_found", lang, checked=places))
-        for key, values in zip(why, why_values, strict=True):
-            # Values naming a catalogue key ("reliability.high") are translated too.
-            shown = {
-                k: t(str(v), lang) if str(v).startswith("reliability.") else v
-                for k, v in values.items()
-            }
-            parts.append(t(key, lang, **shown))
-        if detector_ran:
-            parts.append(t("verdict.detector_caveat", lang))
-        parts.extend(t(f"verdict.not_run.{item}", lang) for item in not_checked)
-        return " ".join(parts)
+    label = label_of(found, detector_decision)
 
     reliability: Reliability
     # Anyone can sign with a certificate of their own making, so only a signer on a trust list
@@ -211,12 +308,13 @@ def judge(
     elif detector_ran and detector is not None:
         # The pixel detector alone never makes an answer highly reliable: its measured error
         # rates on unseen generators (model card) are too high for that, whatever the picture.
-        found = _reliability(detector.details.get("reliability"))
-        reliability = "low" if found == "low" else "medium"
+        reliability = (
+            "low" if _reliability(detector.details.get("reliability")) == "low" else "medium"
+        )
     else:
         reliability = "low"
     decision: Literal["ai-generated", "no-evidence", "inconclusive"] = "inconclusive"
-    if ai_evidence:
+    if found.ai:
         decision = "ai-generated"
     elif detector_decision == "no-evidence":
         decision = "no-evidence"
@@ -229,9 +327,9 @@ def judge(
         )
     verdict = Verdict(
         label=label,
-        summary=summary("en"),
-        summary_ar=summary("ar"),
-        reasons=reasons,
+        summary=summary(label, found, checked, not_checked, detector_ran, "en"),
+        summary_ar=summary(label, found, checked, not_checked, detector_ran, "ar"),
+        reasons=found.reasons,
         checked=checked,
         not_checked=not_checked,
     )
@@ -243,7 +341,7 @@ def judge(
         threshold=float(threshold) if isinstance(threshold, int | float) else None,
         decision=decision,
         reliability=reliability,
-        evidence=ai_evidence,
+        evidence=found.ai,
         model=model,
         detectors=_detector_probabilities(detector) if detector_ran else {},
         attribution=_attribution(detector) if detector_ran else None,
@@ -254,7 +352,7 @@ def judge(
         threshold=localization.threshold if localized and localization is not None else None,
         map=None,
         regions=localization.regions if localization is not None else [],
-        evidence=edit_evidence,
+        evidence=found.edit,
     )
     return verdict, ai, edited
 
