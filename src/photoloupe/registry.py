@@ -23,6 +23,7 @@ from photoloupe.forensics.jpeg import (
 from photoloupe.forensics.noise import analyse_noise
 from photoloupe.forensics.resampling import analyse_resampling
 from photoloupe.forensics.thumbnail import check_thumbnail
+from photoloupe.forensics.wavelet_noise import analyse_wavelet_noise
 
 
 def _codes(*codes: str) -> frozenset[str]:
@@ -54,6 +55,12 @@ ANALYSES: tuple[AnalysisSpec, ...] = (
     AnalysisSpec("copy_move", analyse_copy_move, kind="regions"),
     AnalysisSpec(
         "ai_regions", analyse_ai_regions, kind="local", area_codes=_codes("ai_regions_stand_out")
+    ),
+    AnalysisSpec(
+        "wavelet_noise",
+        analyse_wavelet_noise,
+        kind="local",
+        area_codes=_codes("wavelet_noise_inconsistent_area"),
     ),
 )
 
