@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from photoloupe.findings import Finding
-from photoloupe.forensics.ai_regions import analyse_ai_regions, window_origins
-from photoloupe.forensics.local_statistics import CELL, STAT_NAMES, cell_statistics, relative
-from photoloupe.io import load_picture
+from photoloupe.forensics.local_statistics import CELL
 from photoloupe.localize import (
     LOCAL_METHODS,
     FusionWeights,
@@ -155,66 +151,12 @@ def test_resize_map_keeps_range() -> None:
     assert m.min() >= 0.0 and m.max() <= 1.0 and not np.isnan(m).any()
 
 
-def test_windows_cover_the_picture() -> None:
-    for h, w in [(256, 256), (300, 700), (768, 1024), (3000, 4000)]:
-        origins = window_origins(h, w)
-        assert 1 <= len(origins) <= 20
-        assert max(y for y, _ in origins) + 256 == h
-        assert max(x for _, x in origins) + 256 == w
-    assert window_origins(200, 900) == []
-
-
-def _jpeg_bytes(rgb: np.ndarray, quality: int = 92) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
-    return buf.getvalue()
-
-
-def test_ai_regions_map_and_windows() -> None:
-    rng = np.random.default_rng(3)
-    rgb = rng.normal(128, 20, (512, 640, 3)).clip(0, 255).astype(np.uint8)
-    finding = analyse_ai_regions(load_picture(_jpeg_bytes(rgb)))
-    assert finding.score is not None and 0.0 <= finding.score <= 1.0
-    assert finding.map is not None and finding.map.min() >= 0.0 and finding.map.max() <= 1.0
-    assert finding.map.shape == (32, 40)
-    windows = finding.details["windows"]
-    assert isinstance(windows, list) and len(windows) == 12
-    assert finding.evidence_of is None
-
-
-def test_ai_regions_too_small() -> None:
-    rgb = np.full((100, 120, 3), 128, np.uint8)
-    finding = analyse_ai_regions(load_picture(_jpeg_bytes(rgb)))
-    assert finding.score is None and finding.codes == ("ai_regions_too_small",)
-
-
 @pytest.mark.parametrize("size", [(8, 8), (64, 2000)])
 def test_fusion_of_tiny_or_thin_pictures(size: tuple[int, int]) -> None:
     h, w = size
     findings = {"noise": Finding(score=0.1, map=np.zeros((1, 1), np.float32))}
     loc = fuse(h, w, findings, _weights())
     assert loc.map is not None and loc.map.shape == block_grid(h, w)
-
-
-def test_local_statistics_see_a_noisier_patch() -> None:
-    rng = np.random.default_rng(5)
-    base = np.full((256, 256, 3), 120.0) + rng.normal(0, 2, (256, 256, 3))
-    base[96:160, 96:160] += rng.normal(0, 10, (64, 64, 3))
-    stats = cell_statistics(base.clip(0, 255).astype(np.uint8))
-    assert stats.shape == (8, 8, len(STAT_NAMES))
-    rel = relative(stats)
-    highpass = STAT_NAMES.index("highpass")
-    assert rel[3:5, 3:5, highpass].min() > 3.0  # the noisy cells stand out
-    assert np.abs(rel[:2, :2, highpass]).max() < 2.0  # the rest does not
-
-
-def test_local_statistics_are_bounded_on_large_pictures() -> None:
-    rgb = np.random.default_rng(1).integers(0, 255, (2048, 3072, 3), dtype=np.uint8)
-    stats = cell_statistics(rgb, max_cells=600)
-    assert stats.shape == (64, 96, len(STAT_NAMES))
-    # Measured on every 3rd cell; the skipped cells repeat their measured neighbour.
-    assert np.array_equal(stats[0, 0], stats[1, 1])
-    assert np.isfinite(stats).all()
 
 
 def test_a_marginal_copy_move_pair_does_not_decide_alone() -> None:

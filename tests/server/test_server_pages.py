@@ -15,7 +15,7 @@ from photoloupe.i18n import catalogue
 from photoloupe.server import ServerConfig, create_app
 from photoloupe.server.pages import for_print
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HARBOUR = (ROOT / "examples" / "harbour.jpg").read_bytes()
 EDITED = (ROOT / "examples" / "harbour-edited.jpg").read_bytes()
 EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)

@@ -21,7 +21,7 @@ from photoloupe.server.limits import RateLimiter
 from photoloupe.server.storage import UnsupportedDatabase, clean_name, open_store
 from tests.postgres_fixture import fresh_database
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 HARBOUR = (EXAMPLES / "harbour.jpg").read_bytes()
 EDITED = (EXAMPLES / "harbour-edited.jpg").read_bytes()

@@ -27,7 +27,7 @@ import uvicorn
 from photoloupe.server import ServerConfig, create_app
 from tests.test_hostile import encode, jpeg_cut_at_sos_marker, jpeg_with_sof, picture, zero_png
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 UPLOADS = 50
 

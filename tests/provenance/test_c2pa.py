@@ -28,7 +28,7 @@ from photoloupe.schema.report import C2paInfo
 
 _Test = TypeVar("_Test", bound=Callable[..., None])
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 _skip_without_shared = pytest.mark.skipif(
     not SHARED.is_dir(), reason="../shared/data is not beside the checkout"
 )

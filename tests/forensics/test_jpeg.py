@@ -196,24 +196,6 @@ def test_camera_table_identified() -> None:
     assert str(f.details["match"]).startswith("camera:")
 
 
-@pytest.mark.parametrize(
-    "array",
-    [
-        np.zeros((8, 8, 3), np.uint8),
-        np.full((1, 1, 3), 200, np.uint8),
-        np.zeros((300, 200, 3), np.uint8),
-        np.random.default_rng(0).integers(0, 255, (40, 1000, 3), dtype=np.uint8),
-    ],
-)
-def test_odd_inputs_do_not_raise(array: U8) -> None:
-    for data in (_jpeg(array, 90), _png(array)):
-        pic = load_picture(data)
-        for fn in FUNCS:
-            f = fn(pic)
-            assert f.codes and len(f.codes) == len(f.notes)
-            assert f.score is None or 0.0 <= f.score <= 1.0
-
-
 def test_grey_cmyk_progressive_444_do_not_raise() -> None:
     img = Image.fromarray(_texture(size=256))
     variants = []
