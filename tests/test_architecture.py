@@ -225,3 +225,21 @@ def test_the_analyses_sit_below_their_registry_and_the_fusion() -> None:
         if _within(target, above)
     }
     assert wrong == set()
+
+
+def test_the_readme_layout_names_every_part_of_the_package_and_nothing_else() -> None:
+    text = (ROOT / "README.md").read_text("utf-8")
+    layout = text.split("## Layout", 1)[1].split("```")[1]
+    listed = {
+        line.split()[0].rstrip("/").removesuffix(".py")
+        for line in layout.splitlines()
+        if line.startswith("  ") and not line.startswith("   ") and line.strip()
+    }
+    package = SRC / "photoloupe"
+    present = {
+        p.stem if p.suffix == ".py" else p.name
+        for p in package.iterdir()
+        if not p.name.startswith(("_", "."))
+        and (p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists()))
+    }
+    assert listed == present
