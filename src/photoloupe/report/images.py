@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
@@ -27,33 +28,15 @@ __all__ = [
     "shrink",
 ]
 
-# A dark-to-bright ramp in the spirit of "inferno": black -> purple -> red -> orange -> pale
-# yellow. Lightness rises monotonically, so the map still reads in greyscale print, and the
-# hue sweep keeps neighbouring levels apart. Anchors are (position, R, G, B).
-_ANCHORS: tuple[tuple[float, int, int, int], ...] = (
-    (0.000, 0, 0, 4),
-    (0.125, 27, 12, 65),
-    (0.250, 74, 12, 107),
-    (0.375, 120, 28, 109),
-    (0.500, 165, 44, 96),
-    (0.625, 207, 68, 70),
-    (0.750, 237, 105, 37),
-    (0.875, 251, 155, 6),
-    (1.000, 252, 255, 164),
-)
+# OpenCV's "inferno" colour map (black -> purple -> red -> orange -> pale yellow): lightness
+# rises monotonically, so the map still reads in greyscale print, and the hue sweep keeps
+# neighbouring levels apart. Built once as a 256-entry RGB table.
 _LUT_SIZE = 256
-
-
-def _build_lut() -> npt.NDArray[np.uint8]:
-    pos = np.array([a[0] for a in _ANCHORS], dtype=np.float64)
-    x = np.linspace(0.0, 1.0, _LUT_SIZE)
-    channels = [
-        np.interp(x, pos, np.array([a[c] for a in _ANCHORS], dtype=np.float64)) for c in (1, 2, 3)
+_LUT: npt.NDArray[np.uint8] = np.ascontiguousarray(
+    cv2.applyColorMap(np.arange(_LUT_SIZE, dtype=np.uint8)[:, None], cv2.COLORMAP_INFERNO)[
+        :, 0, ::-1
     ]
-    return np.clip(np.rint(np.stack(channels, axis=-1)), 0, 255).astype(np.uint8)
-
-
-_LUT: npt.NDArray[np.uint8] = _build_lut()
+)
 
 
 def colorize(values: npt.ArrayLike) -> npt.NDArray[np.uint8]:
