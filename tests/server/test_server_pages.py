@@ -181,3 +181,12 @@ def test_pdf_errors(desk: TestClient, harbour: str) -> None:
 def test_print_css_names_dejavu() -> None:
     html: Any = for_print("<html><head></head><body>x</body></html>")
     assert "DejaVu Sans" in html and "</style></head>" in html
+
+
+def test_the_desk_bar_is_escaped_once() -> None:
+    from photoloupe.server.pages import desk_bar
+
+    bar = str(desk_bar("en", '/cases?q="x"<'))
+    # The language switch keeps the query (it was escaped twice before: "&amp;amp;lang=").
+    assert 'href="/cases?q=&#34;x&#34;&lt;&amp;lang=ar"' in bar
+    assert "&amp;amp;" not in bar and "<" not in bar.split('id="desk-lang"')[0][-40:]

@@ -160,3 +160,18 @@ def test_serve_refuses_an_unreachable_postgres(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["serve", "--data", str(tmp_path), "--db", url])
     assert result.exit_code == 2
     assert "Cannot connect to PostgreSQL" in result.output
+
+
+def test_pdfs_are_kept_by_files_and_keys_are_checked(tmp_path: Path) -> None:
+    from photoloupe.server.storage import Files
+
+    files = Files(tmp_path)
+    case_id = "a" * 32
+    assert files.read_pdf(case_id, "en") is None
+    files.write_pdf(case_id, "en", b"%PDF-1.7 test")
+    assert files.read_pdf(case_id, "en") == b"%PDF-1.7 test"
+    assert files.read_pdf(case_id, "ar") is None
+    assert list(files.pdfs.iterdir()) == [files.pdf_path(case_id, "en")]  # no temp left over
+    for bad in (("../x", "en"), (case_id, "fr")):
+        with pytest.raises(ValueError):
+            files.pdf_path(*bad)

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import re
 import threading
 from datetime import date
 from functools import cache
-from html import escape
 from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
@@ -86,25 +83,14 @@ def _render(name: str, lang: str, **values: Any) -> str:
 def desk_bar(lang: str, here: str, *, pdf: str | None = None) -> str:
     """The navigation bar: brand, new check, history, PDF (reports), the other language."""
     other = "en" if lang == "ar" else "ar"
-    links = [
-        f'<a href="/?lang={lang}">{escape(t("desk.new_check", lang))}</a>',
-        f'<a href="/cases?lang={lang}" id="desk-history">'
-        f"{escape(t('desk.back_history', lang))}</a>",
-    ]
-    if pdf is not None:
-        links.append(
-            f'<a href="{escape(pdf)}" id="desk-pdf" download>'
-            f"{escape(t('desk.download_pdf', lang))}</a>"
-        )
-    sep = "&amp;" if "?" in here else "?"
-    switch = f"{here}{sep}lang={other}"
-    links.append(
-        f'<a href="{escape(switch)}" id="desk-lang" hreflang="{other}" lang="{other}">'
-        f"{'العربية' if other == 'ar' else 'English'}</a>"
-    )
-    return (
-        f'<nav class="desk-bar" dir="{_dir(lang)}" aria-label="{escape(t("desk.title", lang))}">'
-        f'<span class="brand">{escape(t("desk.title", lang))}</span>{"".join(links)}</nav>'
+    sep = "&" if "?" in here else "?"
+    return _render(
+        "bar.html.j2",
+        lang,
+        pdf=pdf,
+        switch=f"{here}{sep}lang={other}",
+        other=other,
+        other_name="العربية" if other == "ar" else "English",
     )
 
 
@@ -212,31 +198,13 @@ def error_page(status: int, message: str, lang: str = "en") -> str:
     )
 
 
-def _page(title: str, body: str) -> str:
-    return (
-        '<!doctype html><html lang="en" dir="ltr"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body>{body}</body></html>"
-    )
-
-
 def docs_page(openapi: dict[str, Any]) -> str:
-    rows = []
-    for path, methods in openapi.get("paths", {}).items():
-        for method, op in methods.items():
-            summary = op.get("summary") or ""
-            rows.append(
-                f"<tr><td><code>{escape(method.upper())}</code></td>"
-                f"<td><code>{escape(path)}</code></td><td>{escape(summary)}</td></tr>"
-            )
-    return _page(
-        "photoloupe desk API",
-        "<h1>photoloupe desk API</h1><p>The full description is "
-        '<a href="/openapi.json">/openapi.json</a> (OpenAPI). Errors are '
-        '<code>{"error": {"code", "message"}}</code>.</p>'
-        "<table><tr><th>Method</th><th>Path</th><th>What</th></tr>" + "".join(rows) + "</table>",
-    )
+    rows = [
+        (method.upper(), path, op.get("summary") or "")
+        for path, methods in openapi.get("paths", {}).items()
+        for method, op in methods.items()
+    ]
+    return str(_env().get_template("docs.html.j2").render(style=_STYLE, rows=rows))
 
 
 def _static(name: str) -> bytes:
@@ -290,16 +258,11 @@ def register(app: FastAPI, desk: Desk) -> None:
         responses={200: {"content": {"application/pdf": {}}}},
     )
     async def report_pdf(case_id: CaseId, lang: Lang = "en") -> Response:
-        cached = Path(desk.config.data_dir) / "pdf" / f"{case_id}.{lang}.pdf"
-        if cached.is_file():
-            data = cached.read_bytes()
-        else:
+        data = desk.files.read_pdf(case_id, lang)
+        if data is None:
             page = _stored(desk, case_id, "check", lang)
             data = await asyncio.to_thread(render_pdf, page)
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            temp = cached.with_suffix(f".{os.getpid()}.tmp")
-            temp.write_bytes(data)
-            os.replace(temp, cached)
+            desk.files.write_pdf(case_id, lang, data)
         return Response(
             data,
             media_type="application/pdf",

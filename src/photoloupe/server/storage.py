@@ -342,13 +342,15 @@ def open_store(db_url: str | None, data_dir: Path) -> CaseStore:
 
 
 class Files:
-    """The desk's files under `data_dir`: uploads by sha256, rendered report pages by case id."""
+    """The desk's files under `data_dir`: uploads by sha256, rendered report pages and their
+    PDFs by case id. Nothing else writes into the data folder."""
 
     def __init__(self, data_dir: Path) -> None:
         self.uploads = data_dir / "uploads"
         self.pages = data_dir / "pages"
+        self.pdfs = data_dir / "pdf"
         self.incoming = data_dir / "incoming"
-        for folder in (self.uploads, self.pages, self.incoming):
+        for folder in (self.uploads, self.pages, self.pdfs, self.incoming):
             folder.mkdir(parents=True, exist_ok=True)
 
     def upload_path(self, sha256: str) -> Path:
@@ -386,6 +388,26 @@ class Files:
             return gzip.decompress(self.page_path(case_id, lang).read_bytes()).decode("utf-8")
         except FileNotFoundError:
             return None
+
+    def pdf_path(self, case_id: str, lang: str) -> Path:
+        if not valid_id(case_id) or lang not in LANGS:
+            raise ValueError("bad page key")
+        return self.pdfs / f"{case_id}.{lang}.pdf"
+
+    def read_pdf(self, case_id: str, lang: str) -> bytes | None:
+        """A report's PDF rendered before, or None."""
+        try:
+            return self.pdf_path(case_id, lang).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write_pdf(self, case_id: str, lang: str, data: bytes) -> None:
+        """Keep a rendered PDF (written whole, then renamed: a reader never sees half)."""
+        dest = self.pdf_path(case_id, lang)
+        fd, tmp = tempfile.mkstemp(dir=self.pdfs, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, dest)
 
 
 def sha256_file(path: str | Path) -> str:
