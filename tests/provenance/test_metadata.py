@@ -146,7 +146,8 @@ def test_a_damaged_exif_block_does_not_hide_an_xmp_ai_declaration() -> None:
     jpeg = buf.getvalue()
     bad_exif = _segment(0xE1, b"Exif\x00\x00II*\x00\xff\xff\xff\x7f" + bytes(6))
     xmp = (
-        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description '
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
         b'xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
         b'Iptc4xmpExt:DigitalSourceType="http://cv.iptc.org/newscodes/digitalsourcetype/'
         b'trainedAlgorithmicMedia"/></rdf:RDF></x:xmpmeta>'
@@ -159,6 +160,12 @@ def test_a_damaged_exif_block_does_not_hide_an_xmp_ai_declaration() -> None:
     report = photoloupe.check(data, name="x.jpg")
     assert report.verdict.label == "ai-generated"
     assert report.provenance.ai_markers[0].where == "XMP iptcExt:DigitalSourceType"
+    # The packet is read as XML, without its DTD: an entity (a "billion laughs") is never
+    # expanded, and a packet that uses one gives nothing.
+    hostile = b'<!DOCTYPE x [<!ENTITY e "eeeeeeee">]>' + xmp.replace(b"trained", b"&e;", 1)
+    hostile_segment = _segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + hostile)
+    meta = read_metadata(load_picture(jpeg[:2] + bad_exif + hostile_segment + jpeg[2:]))
+    assert meta["reader"] is None and meta["xmp"] == {}
 
 
 def test_unreadable_metadata_is_not_claimed_as_checked() -> None:

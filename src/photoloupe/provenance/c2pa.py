@@ -42,6 +42,7 @@ from photoloupe.provenance.manifest import (
     text_of,
     unique,
 )
+from photoloupe.provenance.xmp import find_packet, properties
 from photoloupe.schema.report import C2paInfo, C2paStatus
 
 __all__ = ["C2PA_JUMBF_MARK", "EXPLANATIONS", "explain", "is_ai_source_type", "read_c2pa"]
@@ -151,10 +152,6 @@ _READ_ERRORS: Final[tuple[tuple[str, str], ...]] = (
 EXPLANATIONS: Final[Mapping[str, str]] = {code: t(f"c2pa.status.{code}") for code in STATUS_CODES}
 
 
-_XMP_PROVENANCE: Final = re.compile(
-    rb"dcterms:provenance\s*=\s*[\"']([^\"'<>]{1,2048})[\"']"
-    rb"|<dcterms:provenance>\s*([^<]{1,2048}?)\s*</dcterms:provenance>"
-)
 _URL: Final = re.compile(r"https?://[^\s\"'<>()]+")
 _ERROR_KIND: Final = re.compile(r"^\s*([A-Za-z]+)\s*:")
 # The JUMBF description box of a C2PA manifest store: box type "jumd" followed by the C2PA
@@ -331,12 +328,11 @@ def _remote(url: str | None) -> C2paInfo:
 
 def _xmp_provenance(data: bytes) -> str | None:
     """The first `dcterms:provenance` value in the XMP, where C2PA points to a manifest."""
-    match = _XMP_PROVENANCE.search(data)
-    if match is None:
+    packet = find_packet(data)
+    if packet is None:
         return None
-    raw = match.group(1) or match.group(2) or b""
-    value = raw.decode("utf-8", "replace").strip()
-    return value or None
+    values = [v for p, n, v in properties(packet) if (p, n) == ("dcterms", "provenance")]
+    return values[0] if values else None
 
 
 def _from_store(

@@ -17,6 +17,7 @@ import pyexiv2
 from PIL import ImageCms
 
 from photoloupe.io import Picture
+from photoloupe.provenance.xmp import find_packet, properties
 
 # exiv2 prints warnings about odd-but-common files to stderr; the report carries what matters.
 pyexiv2.set_log_level(4)
@@ -160,26 +161,19 @@ def read_metadata(picture: Picture, blocks: Exiv2Blocks | None = None) -> dict[s
     }
 
 
-_XMP_PACKET = re.compile(rb"<x:xmpmeta\b.{0,1048576}?</x:xmpmeta>", re.DOTALL)
-_XMP_ATTRIBUTE = re.compile(r'\b([A-Za-z][\w-]*):([A-Za-z][\w-]*)\s*=\s*"([^"<]{0,2000})"')
-_XMP_ELEMENT = re.compile(r"<([A-Za-z][\w-]*):([A-Za-z][\w-]*)>([^<]{1,2000})</\1:\2>")
 # XMP namespace prefixes as exiv2 names their groups.
 _XMP_GROUPS = {"Iptc4xmpExt": "iptcExt", "Iptc4xmpCore": "iptc", "xmpMM": "xmpMM", "stEvt": "xmpMM"}
 
 
 def _xmp_packet_fields(data: bytes) -> dict[str, str]:
-    """Properties of the first XMP packet in `data`, found as text (no XML parser: a hostile
-    packet cannot expand entities here), keyed like exiv2 ("Xmp.<group>.<name>")."""
-    match = _XMP_PACKET.search(data, 0, 64 * 1024 * 1024)
-    if match is None:
+    """Properties of the first XMP packet in `data`, read as XML by `xmp.properties` (DTDs
+    and entities refused), keyed like exiv2 ("Xmp.<group>.<name>")."""
+    packet = find_packet(data)
+    if packet is None:
         return {}
-    text = match.group(0).decode("utf-8", "replace")
     fields: dict[str, str] = {}
-    for prefix, name, value in (*_XMP_ATTRIBUTE.findall(text), *_XMP_ELEMENT.findall(text)):
-        if prefix in ("xmlns", "x", "rdf"):
-            continue
-        key = f"Xmp.{_XMP_GROUPS.get(prefix, prefix)}.{name}"
-        fields.setdefault(key, value.strip())
+    for prefix, name, value in properties(packet):
+        fields.setdefault(f"Xmp.{_XMP_GROUPS.get(prefix, prefix)}.{name}", value)
     return fields
 
 
