@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from photoloupe import verdict
-from photoloupe.findings import Finding
+from photoloupe.findings import Finding, Localization
 from photoloupe.i18n import catalogue
-from photoloupe.localize import Localization
 from photoloupe.schema.report import AiMarker, C2paInfo, C2paStatus, Region
 
 

@@ -35,7 +35,7 @@ import numpy.typing as npt
 from PIL import Image
 from scipy import ndimage
 
-from photoloupe.findings import Finding
+from photoloupe.findings import Finding, Localization
 from photoloupe.forensics.local_statistics import (
     CELL,
     RELATIVE,
@@ -169,20 +169,6 @@ def parse_weights(data: Mapping[str, Any]) -> FusionWeights:
     if not len(weights.block_mean) == len(weights.block_scale) == len(weights.block_coef):
         raise ValueError("the fusion weights are inconsistent")
     return weights
-
-
-@dataclass(frozen=True)
-class Localization:
-    """What the fusion concludes about editing."""
-
-    probability: float | None
-    threshold: float
-    decision: bool  # evidence of editing
-    map: FloatMap | None  # one value per BLOCK x BLOCK block, in [0, 1]
-    regions: list[Region]
-    methods_run: list[str]
-    # Local analyses that left a map the fusion has no learned weight for (not counted).
-    unweighted: list[str] = field(default_factory=list)
 
 
 def block_grid(height: int, width: int) -> tuple[int, int]:

@@ -24,9 +24,9 @@ from PIL import Image
 from photoloupe._version import __version__
 from photoloupe.analysis import AnalysisSpec, Context
 from photoloupe.errors import DecodeTimeout
-from photoloupe.findings import Finding
+from photoloupe.findings import Finding, Localization
 from photoloupe.io import Limits, Picture, display_path, load_picture, run_with_deadline
-from photoloupe.localize import Localization, fuse
+from photoloupe.localize import fuse
 from photoloupe.provenance.c2pa import C2PA_JUMBF_MARK, read_c2pa
 from photoloupe.provenance.markers import find_ai_markers, find_ai_mentions
 from photoloupe.provenance.metadata import read_metadata

@@ -16,9 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from photoloupe.findings import Finding
+from photoloupe.findings import DetectorResult, Finding, Localization
 from photoloupe.i18n import catalogue, t
-from photoloupe.localize import Localization
 from photoloupe.schema.report import (
     AiGenerated,
     AiMarker,
@@ -130,24 +129,23 @@ def metadata_markers(markers: Sequence[AiMarker]) -> Found:
     return found
 
 
-def pixel_detector(detector: Finding | None) -> Found:
+def pixel_detector(detector: DetectorResult | None) -> Found:
     """The AI detector's estimate: evidence only when it decided "ai-generated"; a sentence
     in every case where it gave a probability."""
-    if detector is None or detector.score is None:
+    if detector is None or detector.probability is None or detector.threshold is None:
         return Found()
-    decision = str(detector.details.get("decision"))
     values: dict[str, object] = {
-        "probability": f"{detector.score:.0%}",
-        "threshold": f"{float(str(detector.details['threshold'])):.0%}",
+        "probability": f"{detector.probability:.0%}",
+        "threshold": f"{detector.threshold:.0%}",
     }
     # Said as the verdict will report it: the detector alone is never "high" (see `judge`).
-    reliability_word = "low" if detector.details["reliability"] == "low" else "medium"
+    reliability_word = "low" if detector.reliability == "low" else "medium"
     key = {
         "ai-generated": "verdict.why.detector_ai",
         "no-evidence": "verdict.why.detector_none",
-    }.get(decision, "verdict.why.detector_unreliable")
+    }.get(detector.decision, "verdict.why.detector_unreliable")
     found = Found()
-    if decision == "ai-generated":
+    if detector.decision == "ai-generated":
         reliability_ar = t(f"reliability.{reliability_word}", "ar")
         found.ai.append(
             Evidence(
@@ -158,7 +156,7 @@ def pixel_detector(detector: Finding | None) -> Found:
             )
         )
         found.reasons.append("detector_ai_generated")
-    side: Side = "ai" if decision == "ai-generated" else "none"
+    side: Side = "ai" if detector.decision == "ai-generated" else "none"
     found.sentences.append(
         Sentence(key, {**values, "reliability": f"reliability.{reliability_word}"}, side)
     )
@@ -278,8 +276,8 @@ def judge(
     thumbnail = findings.get("thumbnail")
     compared = thumbnail is not None and thumbnail.score is not None
     (checked if compared else not_checked).append("thumbnail")
-    detector = findings.get("ai_detector")
-    detector_ran = detector is not None and detector.score is not None
+    detector = DetectorResult.of(findings.get("ai_detector"))
+    detector_ran = detector is not None and detector.ran
     (checked if detector_ran else not_checked).append("ai_detector")
     localized = localization is not None and localization.probability is not None
     (checked if localized else not_checked).append("edit_localizer")
@@ -294,7 +292,7 @@ def judge(
         c2pa_hash_mismatch(c2pa),
     ):
         found.add(part)
-    detector_decision = str(detector.details.get("decision")) if detector is not None else None
+    detector_decision = detector.decision if detector is not None else None
     label = label_of(found, detector_decision)
 
     reliability: Reliability
@@ -308,9 +306,7 @@ def judge(
     elif detector_ran and detector is not None:
         # The pixel detector alone never makes an answer highly reliable: its measured error
         # rates on unseen generators (model card) are too high for that, whatever the picture.
-        reliability = (
-            "low" if _reliability(detector.details.get("reliability")) == "low" else "medium"
-        )
+        reliability = "low" if _reliability(detector.reliability) == "low" else "medium"
     else:
         reliability = "low"
     decision: Literal["ai-generated", "no-evidence", "inconclusive"] = "inconclusive"
@@ -319,12 +315,9 @@ def judge(
     elif detector_decision == "no-evidence":
         decision = "no-evidence"
     model = None
-    if detector is not None and isinstance(detector.details.get("model"), dict):
-        info = detector.details["model"]
-        assert isinstance(info, dict)
-        model = ModelInfo(
-            name=str(info["name"]), version=str(info["version"]), sha256=str(info["sha256"])
-        )
+    if detector is not None and detector.model is not None:
+        info = detector.model
+        model = ModelInfo(name=info["name"], version=info["version"], sha256=info["sha256"])
     verdict = Verdict(
         label=label,
         summary=summary(label, found, checked, not_checked, detector_ran, "en"),
@@ -333,19 +326,20 @@ def judge(
         checked=checked,
         not_checked=not_checked,
     )
-    threshold = detector.details.get("threshold") if detector is not None else None
     ai = AiGenerated(
-        probability=round(detector.score, 4)
-        if detector_ran and detector is not None and detector.score is not None
+        probability=round(detector.probability, 4)
+        if detector is not None and detector.probability is not None
         else None,
-        threshold=float(threshold) if isinstance(threshold, int | float) else None,
+        threshold=detector.threshold if detector is not None else None,
         decision=decision,
         reliability=reliability,
         evidence=found.ai,
         model=model,
-        detectors=_detector_probabilities(detector) if detector_ran else {},
-        attribution=_attribution(detector) if detector_ran else None,
-        fallback=_fallback(detector),
+        detectors=detector.detectors if detector is not None and detector_ran else {},
+        attribution=Attribution.model_validate(detector.attribution)
+        if detector is not None and detector_ran and detector.attribution is not None
+        else None,
+        fallback=detector.fallback if detector is not None else None,
     )
     edited = Edited(
         probability=localization.probability if localization is not None else None,
@@ -372,21 +366,3 @@ def translated_notes(finding: Finding, lang: str) -> list[str]:
         return list(finding.notes)
     known = [f"finding.{code}" for code in finding.codes if f"finding.{code}" in catalogue(lang)]
     return [t(key, lang) for key in known] or list(finding.notes) or [""]
-
-
-def _detector_probabilities(detector: Finding | None) -> dict[str, float]:
-    """Each pixel model's own probability, as the detector reported them."""
-    raw = detector.details.get("detectors") if detector is not None else None
-    if not isinstance(raw, dict):
-        return {}
-    return {str(k): float(v) for k, v in raw.items() if isinstance(v, int | float)}
-
-
-def _fallback(detector: Finding | None) -> str | None:
-    raw = detector.details.get("fallback") if detector is not None else None
-    return str(raw) if raw else None
-
-
-def _attribution(detector: Finding | None) -> Attribution | None:
-    raw = detector.details.get("attribution") if detector is not None else None
-    return Attribution.model_validate(raw) if isinstance(raw, dict) else None
