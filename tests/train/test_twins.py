@@ -9,8 +9,9 @@ from tests.conftest import ROOT, needs_shared
 
 torch = pytest.importorskip("torch", reason="the twins need the `train` extra (torch)")
 
-from photoloupe.io import load_picture  # noqa: E402
 from training import twins, views  # noqa: E402
+
+from photoloupe.io import load_picture  # noqa: E402
 
 TAEF2_PRESENT = (twins.TAEF2 / "taef2_decoder.pth").is_file()
 
