@@ -17,14 +17,14 @@ checks; a worker that dies costs only the files it held.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from photoloupe._pool import Crashed, imap_unordered
 from photoloupe.errors import PhotoloupeError
 from photoloupe.io import display_path
 from photoloupe.pipeline import Options
@@ -133,50 +133,13 @@ RETRY_CODES = frozenset(
 
 
 def scan_lines(paths: Sequence[str], workers: int, options: Options) -> Iterator[tuple[str, bool]]:
-    if workers == 1 or len(paths) <= 1:
-        for path in paths:
-            yield check_to_line(path, options)
-        return
-    queue = iter(paths)
-    while True:
-        # A worker that dies (a decoder crash, the kernel's OOM killer) breaks the whole pool:
-        # the files in flight get an error line and a fresh pool takes the rest.
-        crashed = yield from _scan_with_pool(queue, workers, options)
-        if not crashed:
-            return
-        for path in crashed:
+    work = functools.partial(check_to_line, options=options)
+    for path, result in imap_unordered(work, paths, workers=workers if len(paths) > 1 else 1):
+        if isinstance(result, Crashed):
             message = "The process examining this file stopped unexpectedly."
             yield error_json(display_path(path), "worker_crashed", message), True
-
-
-def _scan_with_pool(
-    queue: Iterator[str], workers: int, options: Options
-) -> Generator[tuple[str, bool], None, list[str]]:
-    """Scan from `queue` until it is empty (returns []) or the pool breaks (returns the paths
-    that were in flight)."""
-    # Bounded submission keeps memory flat however large the folder is.
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        pending: dict[Future[tuple[str, bool]], str] = {}
-        for path in queue:
-            pending[pool.submit(check_to_line, path, options)] = path
-            if len(pending) >= workers * 2:
-                break
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                path = pending.pop(future)
-                try:
-                    result = future.result()
-                except BrokenProcessPool:
-                    return [path, *pending.values()]
-                yield result
-                nxt = next(queue, None)
-                if nxt is not None:
-                    try:
-                        pending[pool.submit(check_to_line, nxt, options)] = nxt
-                    except BrokenProcessPool:
-                        return [nxt, *pending.values()]
-    return []
+        else:
+            yield result
 
 
 def _ends_with_newline(path: Path) -> bool:
