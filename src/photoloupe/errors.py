@@ -59,3 +59,9 @@ class DecodeTimeout(InputError):
 
 class NotFound(InputError):
     code = "not_found"
+
+
+class IndexFolderError(PhotoloupeError):
+    """The archive index folder is missing, damaged, or written by another version."""
+
+    code = "index_unreadable"
