@@ -100,7 +100,7 @@ from photoloupe.schema.compare import (
     Transform,
 )
 
-__all__ = ["WORK_SIDE", "compare", "full_size_changed_map", "write_changed_map"]
+__all__ = ["WORK_SIDE", "compare", "compare_pictures", "full_size_changed_map", "write_changed_map"]
 
 Source = str | os.PathLike[str] | bytes
 U8 = npt.NDArray[np.uint8]
@@ -141,6 +141,11 @@ def compare(
     orig, susp = pics
     timings["load"] = _ms(start)
     return _compare_pictures(orig, susp, timings, start)
+
+
+def compare_pictures(original: Picture, suspect: Picture) -> Comparison:
+    """`compare` for two pictures already decoded (the archive search compares its copies)."""
+    return _compare_pictures(original, suspect, {"load": 0.0}, time.perf_counter())
 
 
 def _compare_pictures(
