@@ -80,12 +80,19 @@ def check_command(
     ] = None,
     lang: Annotated[str, typer.Option("--lang", help="Language of human output: en or ar.")] = "en",
     trust_anchors: Annotated[Path | None, TRUST_ANCHORS_OPTION] = None,
+    index: Annotated[
+        Path | None,
+        typer.Option("--index", help="Also search this archive index (see `photoloupe index`)."),
+    ] = None,
 ) -> None:
     """Examine IMAGE files and report what they show about their origin."""
     if lang not in LANGS:
         stderr.print(f"--lang must be one of: {', '.join(LANGS)}")
         raise typer.Exit(EXIT_USAGE)
     options = _options(trust_anchors, preview=html is not None)
+    if index is not None:
+        _open_index(index, as_json=as_json).close()  # a bad index fails once, before any file
+        options = replace(options, index=str(index))
     reports: list[Report] = []  # kept only for the HTML page
     failed = False
     for image in images:
@@ -221,6 +228,129 @@ def compare_command(
         console.print(f"[bold]{label}[/]  ({result.confidence:.2f})", highlight=False)
         console.print(result.summary_ar if lang == "ar" else result.summary, highlight=False)
     raise typer.Exit(EXIT_OK)
+
+
+@app.command("index")
+def index_command(
+    archive_dirs: Annotated[
+        list[Path], typer.Argument(help="Folders (or files) to index, recursively.")
+    ],
+    index: Annotated[Path, typer.Option("--index", help="The index folder (created if new).")],
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=64, help="Parallel processes.")
+    ] = 1,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="First drop entries whose files are gone.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print unreadable files and the summary as JSON.")
+    ] = False,
+) -> None:
+    """Index ARCHIVE_DIRS for `corroborate`: incremental, resumable, in parallel."""
+    for folder in archive_dirs:
+        if not folder.exists():
+            stderr.print(f"Not found: {folder}")
+            raise typer.Exit(EXIT_USAGE)
+    archive = _open_index(index, as_json=as_json, create=True)
+    with archive, _progress() as progress:
+        task = progress.add_task("indexing", total=None)
+
+        def on_file(path: str, outcome: str) -> None:
+            progress.advance(task)
+            if outcome == "failed":
+                failed_now.append(path)
+
+        failed_now: list[str] = []
+        summary = archive.add(
+            archive_dirs, workers=workers, prune=prune,
+            on_total=lambda total: progress.update(task, total=total), on_file=on_file,
+        )  # fmt: skip
+    failures = {p: (code, message) for p, code, message in summary.failures}
+    for path in failed_now:
+        code, message = failures.get(path, ("unreadable", "The file could not be read."))
+        _emit_error(path, code, message, as_json=as_json)
+    counts = {
+        "added": summary.added, "duplicates": summary.duplicates, "skipped": summary.skipped,
+        "failed": summary.failed, "not_pictures": summary.not_pictures,
+        "pruned": summary.pruned, "total": summary.total,
+    }  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps({"index": str(index), **counts}))
+    else:
+        stderr.print(
+            f"{summary.added} pictures added, {summary.duplicates} duplicate files, "
+            f"{summary.skipped} unchanged, {summary.failed} unreadable, {summary.not_pictures} "
+            f"other files ignored, {summary.pruned} pruned; the index holds {summary.total}."
+        )
+    raise typer.Exit(EXIT_INPUT if failed_now else EXIT_OK)
+
+
+@app.command("corroborate")
+def corroborate_command(
+    image: Annotated[Path, typer.Argument(help="The picture to look for.")],
+    index: Annotated[Path, typer.Option("--index", help="The index folder to search.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write a self-contained HTML page here.")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", min=1, max=100, help="Matches listed.")] = 10,
+    lang: Annotated[str, typer.Option("--lang", help="Language of human output: en or ar.")] = "en",
+) -> None:
+    """Find copies of IMAGE, and other photos of its scene, in an archive index."""
+    from photoloupe.schema.corroborate import CORROBORATE_SCHEMA_ID
+
+    if lang not in LANGS:
+        stderr.print(f"--lang must be one of: {', '.join(LANGS)}")
+        raise typer.Exit(EXIT_USAGE)
+    with _open_index(index, as_json=as_json) as archive:
+        try:
+            result = archive.search(image, top=top)
+        except Exception as exc:  # an unreadable query, or a bug: a JSON error
+            if not isinstance(exc, PhotoloupeError) and os.environ.get("PHOTOLOUPE_DEBUG"):
+                raise
+            code, message = (
+                (exc.code, exc.message)
+                if isinstance(exc, PhotoloupeError)
+                else ("internal_error", f"{type(exc).__name__}: {exc}")
+            )
+            if as_json:
+                line = {"schema": CORROBORATE_SCHEMA_ID, "path": display_path(str(image)),
+                        "error": {"code": code, "message": message}}  # fmt: skip
+                typer.echo(json.dumps(line, ensure_ascii=False))
+            else:
+                _emit_error(str(image), code, message, as_json=False)
+            raise typer.Exit(EXIT_INPUT) from None
+    if html is not None:
+        from photoloupe.report.corroborate_html import render_corroboration_html
+
+        html.parent.mkdir(parents=True, exist_ok=True)
+        html.write_text(render_corroboration_html(result, lang), encoding="utf-8")
+        if not as_json:
+            stderr.print(f"HTML page written to {html}")
+    if as_json:
+        typer.echo(result.to_json())
+    else:
+        console = Console()
+        console.print(result.summary_ar if lang == "ar" else result.summary, highlight=False)
+        for m in result.matches:
+            label = t(f"corroborate.relation.{m.relation}", lang)
+            console.print(f"  [bold]{label}[/] {m.score:.2f}  {m.path}", highlight=False)
+            console.print(f"    {m.note_ar if lang == 'ar' else m.note}", highlight=False)
+    raise typer.Exit(EXIT_OK)
+
+
+def _open_index(index: Path, *, as_json: bool, create: bool = False) -> Any:
+    """The archive of `index`, or exit 3 with a clear error (missing, damaged, newer)."""
+    from photoloupe.archive import Archive
+
+    try:
+        return Archive(index, create=create)
+    except PhotoloupeError as exc:
+        if as_json:
+            typer.echo(json.dumps({"path": display_path(str(index)), **exc.to_dict()}))
+        else:
+            stderr.print(f"[bold red]{exc.message}[/] [dim]({exc.code})[/]", highlight=False)
+        raise typer.Exit(EXIT_INPUT) from None
 
 
 @app.command("serve")

@@ -31,6 +31,7 @@ from photoloupe.provenance.c2pa import C2PA_JUMBF_MARK, read_c2pa
 from photoloupe.provenance.markers import find_ai_markers, find_ai_mentions
 from photoloupe.provenance.metadata import read_metadata
 from photoloupe.registry import ANALYSES
+from photoloupe.schema.corroborate import Corroboration
 from photoloupe.schema.report import (
     Analysis,
     C2paInfo,
@@ -73,6 +74,9 @@ class Options:
     # local analyses and edit localisation, which cost most of the time; the report then
     # lists edit localisation as not checked.
     localise: bool = True
+    # An archive index folder: the report then lists the picture's copies and other photos of
+    # its scene found there (`corroboration`).
+    index: str | None = None
 
 
 def check(
@@ -151,9 +155,22 @@ def check(
             report.maps[key] = finding.map
     if localization is not None and localization.map is not None:
         report.maps["edited"] = localization.map
+    if options.index is not None:
+        t0 = time.perf_counter()
+        report.corroboration = _corroborate(picture, options)
+        report.timings_ms["corroborate"] = round((time.perf_counter() - t0) * 1000, 2)
+        report.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 2)
     if options.preview:
         report._preview = make_preview(picture)
     return report
+
+
+def _corroborate(picture: Picture, options: Options) -> Corroboration:
+    from photoloupe.archive import Archive
+
+    assert options.index is not None
+    with Archive(options.index) as archive:
+        return archive.search(picture)
 
 
 def triage_analyses() -> frozenset[str]:

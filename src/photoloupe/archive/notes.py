@@ -49,8 +49,11 @@ def match_note(
     regions: int,
     *,
     unreadable: bool = False,
+    same_file: bool = False,
 ) -> tuple[str, str]:
     """(English, Arabic) note of one match."""
+    if same_file:
+        return t("corroborate.note.same_file", "en"), t("corroborate.note.same_file", "ar")
     return tuple(  # type: ignore[return-value]
         _note(lang, relation, archived, query, regions, unreadable) for lang in LANGS
     )

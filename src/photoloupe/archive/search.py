@@ -176,7 +176,13 @@ def _matches(found: list[_Candidate], picture: Picture, facts: CaptureFacts) -> 
         )
         a = cand.archived
         note_en, note_ar = match_note(
-            relation, a.facts, facts, transform, len(regions), unreadable=unreadable
+            relation,
+            a.facts,
+            facts,
+            transform,
+            len(regions),
+            unreadable=unreadable,
+            same_file=a.sha256 == picture.sha256,
         )
         gps = (
             Gps(latitude=a.facts.latitude, longitude=a.facts.longitude)

@@ -14,6 +14,7 @@ import numpy.typing as npt
 from pydantic import Field, PrivateAttr
 
 from photoloupe.schema.base import ContractModel
+from photoloupe.schema.corroborate import Corroboration
 
 SCHEMA_ID = "photoloupe.report/1"
 
@@ -216,6 +217,11 @@ class Report(ContractModel):
     analyses: dict[str, Analysis]
     timings_ms: dict[str, float]
     warnings: list[str] = Field(default_factory=list)
+    corroboration: Corroboration | None = Field(
+        default=None,
+        description="Copies and other photos of the scene found in an archive index "
+        "(`check --index`); absent without one. Its own contract: photoloupe.corroborate/1.",
+    )
 
     # Arrays for renderers; they never go into JSON (a map reaches JSON as a file path).
     _maps: dict[str, npt.NDArray[np.float32]] = PrivateAttr(default_factory=dict)

@@ -18,6 +18,7 @@ import numpy as np
 
 from photoloupe.i18n import LANGS, t
 from photoloupe.report.html.base import data_uri
+from photoloupe.report.html.corroboration import corroboration_view
 from photoloupe.report.html.evidence import EvidenceSection
 from photoloupe.report.html.facts import FileSection
 from photoloupe.report.html.maps import MapsSection
@@ -62,6 +63,8 @@ class PageBuilder(EvidenceSection, ProvenanceSection, MapsSection, FileSection):
         page.file_rows = self.file_facts()
         page.file_notes = [self.english(n) for n in r.file.notes]
         page.warnings = [self.english(w) for w in r.warnings]
+        if r.corroboration is not None:
+            page.corroboration = corroboration_view(r.corroboration, self.lang)
         page.file_name = r.file.name
         page.created = r.created
         page.tool = f"{r.tool.name} {r.tool.version}"

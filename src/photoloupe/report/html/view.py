@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class Page:
     file_rows: list[Row] = field(default_factory=list)
     file_notes: list[Cell] = field(default_factory=list)
     warnings: list[Cell] = field(default_factory=list)
+    corroboration: Any = None  # a report.html.corroboration.CorroborationView, when searched
     file_name: str = ""
     created: str = ""
     tool: str = ""
