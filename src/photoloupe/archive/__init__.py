@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 
+import numpy as np
+
 from photoloupe.archive.catalogue import INDEX_VERSION, Catalogue
 from photoloupe.archive.entry import Entry
 from photoloupe.archive.indexer import IndexSummary, index_files, prune_missing
@@ -84,26 +86,24 @@ class Archive:
         links followed). Files already indexed are skipped; with `prune`, entries whose files
         are gone are dropped first. Each picture is committed when done, so an interrupted run
         resumes where it stopped."""
-        pruned = prune_missing(self.catalogue) if prune else 0
+        pruned = self.prune() if prune else 0
         structures = self.structures
-        generation = self.catalogue.generation
         fresh: list[tuple[int, Entry]] = []
         summary = index_files(
             self.catalogue, paths, workers=workers, on_total=on_total, on_file=on_file,
-            on_added=lambda pid, entry: fresh.append((pid, _light(entry))),
+            on_added=lambda pid, entry: fresh.append((pid, entry)),
         )  # fmt: skip
-        if fresh and len(structures) + len(fresh) == self.catalogue.count():
-            import numpy as np
-
-            ids = np.array([pid for pid, _ in fresh], np.int64)
-            structures.add(
-                ids,
-                np.stack([e.descriptor for _, e in fresh]),
-                np.stack([np.frombuffer(e.pdq, np.uint8) for _, e in fresh]),
-            )
+        if len(structures) + len(fresh) == self.catalogue.count():
+            # Only additions (and extra paths of known pictures): extend what is in memory.
+            if fresh:
+                structures.add(
+                    np.array([pid for pid, _ in fresh], np.int64),
+                    np.stack([e.descriptor for _, e in fresh]),
+                    np.stack([np.frombuffer(e.pdq, np.uint8) for _, e in fresh]),
+                )
             structures.save(self.folder, self.catalogue.generation)
-        elif self.catalogue.generation != generation:
-            self._structures = None  # something was replaced or dropped: rebuild
+        else:
+            self._structures = None  # a picture was replaced: rebuild from the catalogue
             _ = self.structures
         return IndexSummary(
             summary.added, summary.duplicates, summary.skipped, summary.failed,
@@ -115,6 +115,7 @@ class Archive:
         dropped = prune_missing(self.catalogue)
         if dropped:
             self._structures = None
+            _ = self.structures  # rebuilt, and written back for the next reader
         return dropped
 
     def search(
@@ -141,8 +142,3 @@ class Archive:
 
     def thumbnail(self, sha256: str) -> bytes | None:
         return self.catalogue.thumbnail(sha256)
-
-
-def _light(entry: Entry) -> Entry:
-    """Keep only what the search structures need of a new entry (not its features)."""
-    return entry

@@ -1,10 +1,11 @@
 """Geometric verification of a shortlisted archive picture against the query, from the local
-features alone (no decoding of the archived file).
+features alone (no decoding of the archived file), by the two-view test `photoloupe.compare`
+makes (`compare.registration.two_view`):
 
 - a **copy** is registered by one homography (or affine map) a copy could have, directly or
-  mirrored: the test `photoloupe.compare` makes;
-- **another photo of the scene** has no such map, but its matches agree with one two-view
-  (epipolar) geometry whose inliers spread over both frames;
+  mirrored, without parallax;
+- **another photo of the scene** shows parallax, or has no such map but many cross-checked
+  matches that agree with one fundamental matrix and spread over both frames;
 - anything else is not a match.
 
 The copies found here are then compared pixel by pixel (`photoloupe.compare`), which tells a
@@ -14,24 +15,14 @@ copy from an edited copy and finds its changed regions.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import SimpleNamespace
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 
 from photoloupe.archive.features import LocalFeatures
-from photoloupe.compare.params import FEATURE_SIDE, MIN_SIDE
-from photoloupe.compare.registration import (
-    Point,
-    convincing,
-    epipolar_inliers,
-    plausible,
-    register,
-)
-from photoloupe.compare.relation import is_scene
+from photoloupe.compare.params import MIN_INLIERS
+from photoloupe.compare.registration import TwoView, two_view
 
-F64 = npt.NDArray[np.float64]
 Geometry = Literal["copy", "same-scene"]
 
 
@@ -43,43 +34,34 @@ class Verified:
     flipped: bool
 
 
-def feature_factor(width: int, height: int) -> float:
-    """Working-frame pixels per stored pixel, as `features.feature_grey` resizes."""
-    side = max(width, height)
-    return min(1.0, FEATURE_SIDE / side) if side >= MIN_SIDE else MIN_SIDE / side
-
-
 def verify(query: LocalFeatures, archived: LocalFeatures) -> Verified:
     """How `archived` (as the original) relates to `query` (as the suspect)."""
     if len(query) < 8 or len(archived) < 8:
         return Verified(None, 0, 0, False)
-    kq, dq, sq = _working(query)
-    ka, da, sa = _working(archived)
-    width_a = sa.gray.shape[1]
-    fit = register(ka, da, kq, dq, width_a, flipped=False)
-    if not convincing(fit, sa, sq):
-        mirror = archived.mirrored()
-        km, dm, _ = _working(mirror)
-        alt = register(km, dm, kq, dq, width_a, flipped=True)
-        if alt is not None and (
-            fit is None
-            or (plausible(alt, sa, sq), alt.inliers) > (plausible(fit, sa, sq), fit.inliers)
+    direct = _two_view(archived, query)
+    best, flipped = direct, False
+    # SIFT descriptors are not mirror-invariant: unless the direct match is a clear copy, try
+    # the archived picture's mirror image (its features, permuted; no second detection).
+    if not (direct.geometry == "copy" and direct.homography_inliers >= 4 * MIN_INLIERS):
+        mirrored = _two_view(archived.mirrored(), query)
+        if mirrored.geometry == "copy" and (
+            direct.geometry != "copy" or mirrored.homography_inliers > direct.homography_inliers
         ):
-            fit = alt
-    if fit is not None and plausible(fit, sa, sq):
-        return Verified("copy", fit.inliers, fit.matches, fit.flipped)
-    scene = epipolar_inliers(ka, da, kq, dq)
-    matches = fit.matches if fit is not None else 0
-    if is_scene(scene, matches):
-        return Verified("same-scene", scene, matches, False)
-    return Verified(None, max(scene, fit.inliers if fit else 0), matches, False)
+            best, flipped = mirrored, True
+    if best.geometry == "copy":
+        return Verified("copy", best.homography_inliers, best.matches, flipped)
+    if best.geometry == "scene":
+        inliers = max(best.fundamental_inliers, best.homography_inliers)
+        return Verified("same-scene", inliers, best.matches, False)
+    return Verified(None, best.homography_inliers, best.matches, False)
 
 
-def _working(feats: LocalFeatures) -> tuple[list[Point], Any, Any]:
-    factor = feature_factor(feats.width, feats.height)
-    pts = feats.points * np.float32(factor)
-    keypoints = [Point(float(x), float(y)) for x, y in pts]
-    h, w = round(feats.height * factor), round(feats.width * factor)
-    # The registration checks read only the working frame's shape.
-    side = SimpleNamespace(gray=np.empty((max(1, h), max(1, w)), np.uint8))
-    return keypoints, np.ascontiguousarray(feats.descriptors, np.float32), side
+def _two_view(archived: LocalFeatures, query: LocalFeatures) -> TwoView:
+    return two_view(
+        archived.points,
+        np.ascontiguousarray(archived.descriptors, np.float32),
+        query.points,
+        np.ascontiguousarray(query.descriptors, np.float32),
+        (archived.width, archived.height),
+        (query.width, query.height),
+    )
