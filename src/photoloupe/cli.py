@@ -378,6 +378,10 @@ def serve_command(
     workers: Annotated[
         int, typer.Option("--workers", min=1, max=64, help="Analyses running at once.")
     ] = 2,
+    index: Annotated[
+        Path | None,
+        typer.Option("--index", help="Search every upload in this archive index."),
+    ] = None,
 ) -> None:
     """Run the newsroom desk: a web page and a REST API (see docs/server.md)."""
     import uvicorn
@@ -392,7 +396,10 @@ def serve_command(
         max_upload_bytes=max_upload_mb * 1024 * 1024,
         rate_per_minute=rate,
         workers=workers,
+        index=index,
     )
+    if index is not None:
+        _open_index(index, as_json=False).close()  # refuse a bad index before serving
     try:
         server_app = create_app(config)
     except UnsupportedDatabase as exc:

@@ -286,6 +286,15 @@ class Catalogue:
         facts = CaptureFacts(row[5], row[6], row[7], row[8])
         return Archived(int(row[0]), str(row[1]), str(row[2]), int(row[3]), int(row[4]), facts)
 
+    def path_of(self, sha256: str) -> str | None:
+        """The first path the picture with this SHA-256 was indexed at, or None."""
+        row = self.db.execute(
+            "SELECT MIN(f.path) FROM files f JOIN pictures p ON p.id = f.picture_id "
+            "WHERE p.sha256 = ?",
+            (sha256,),
+        ).fetchone()
+        return str(row[0]) if row and row[0] is not None else None
+
     def features(self, picture_id: int) -> LocalFeatures | None:
         row = self.db.execute(
             "SELECT f.points, f.descriptors, p.width, p.height FROM features f "

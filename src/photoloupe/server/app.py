@@ -32,6 +32,7 @@ from photoloupe.server.http import ApiError, CaseId, html_response
 from photoloupe.server.jobs import Analyser, Busy, JobFailed, JobResult, check_job, compare_job
 from photoloupe.server.limits import BodyLimitMiddleware, RateLimiter, error_body
 from photoloupe.server.storage import (
+    SHA256_PATTERN,
     Case,
     CaseStore,
     Files,
@@ -148,7 +149,8 @@ class Desk:
             case = Case(new_id(), "check", upload.sha256, upload.name, res["label"], _now())
             return self._save(key, case, res)
 
-        args = (path, upload.name, self.config.max_upload_bytes)
+        index = str(self.config.index) if self.config.index is not None else None
+        args = (path, upload.name, self.config.max_upload_bytes, index)
         return self._stored(await self._run(key, check_job, args, finish))
 
     async def compare(self, original: Upload, suspect: Upload) -> tuple[Case, dict[str, Any]]:
@@ -175,6 +177,41 @@ class Desk:
 
         args = (paths, (original.name, suspect.name), self.config.max_upload_bytes)
         return self._stored(await self._run(key, compare_job, args, finish))
+
+    async def compare_with_archive(
+        self, upload_sha256: str, archived_sha256: str
+    ) -> tuple[Case, dict[str, Any]]:
+        """The comparison of an archive match (as the original) with an upload already on
+        the desk (as the suspect), made once and then stored like any comparison."""
+        from photoloupe.archive import Archive
+
+        key = compare_key(archived_sha256, upload_sha256)
+        if (case := self.store.find(key)) is not None:
+            return self._stored(case)
+        if self.config.index is None:
+            raise ApiError(404, "not_found", "This desk has no archive index.")
+        upload = self.files.upload_path(upload_sha256)
+        with Archive(self.config.index) as archive:
+            archived = archive.catalogue.path_of(archived_sha256)
+        if archived is None or not upload.is_file():
+            raise ApiError(404, "not_found", "No such upload or archived picture.")
+        names = (os.path.basename(archived), self._upload_name(upload_sha256))
+
+        def finish(res: JobResult) -> Case:
+            if not res["ok"]:
+                raise JobFailed(res["code"], res["message"])
+            case = Case(
+                new_id(), "compare", archived_sha256, names[0], res["label"], _now(),
+                suspect_sha256=upload_sha256, suspect_name=names[1],
+            )  # fmt: skip
+            return self._save(key, case, res)
+
+        args = ((archived, str(upload)), names, self.config.max_upload_bytes)
+        return self._stored(await self._run(key, compare_job, args, finish))
+
+    def _upload_name(self, sha256: str) -> str:
+        case = self.store.find(check_key(sha256))
+        return case.name if case is not None else sha256[:12]
 
     async def _run(self, key: str, fn: Any, args: tuple[Any, ...], finish: Any) -> Case:
         try:
@@ -376,6 +413,16 @@ def create_app(config: ServerConfig) -> FastAPI:
         except ApiError as exc:
             return html_response(pages.error_page(exc.status_code, exc.detail), exc.status_code)
         return RedirectResponse(f"/comparisons/{case.id}", status_code=303)
+
+    @app.get("/archive-compare/{upload_sha256}/{archived_sha256}", include_in_schema=False)
+    async def archive_compare(
+        upload_sha256: str, archived_sha256: str, lang: str = "en"
+    ) -> Response:
+        if not (SHA256_PATTERN.match(upload_sha256) and SHA256_PATTERN.match(archived_sha256)):
+            raise ApiError(404, "not_found", "No such comparison.")
+        case, _ = await desk.compare_with_archive(upload_sha256, archived_sha256)
+        shown = lang if lang in ("en", "ar") else "en"
+        return RedirectResponse(f"/comparisons/{case.id}?lang={shown}", status_code=303)
 
     return app
 

@@ -28,3 +28,6 @@ class ServerConfig:
     # "process" isolates a decoder crash or a leak from the server; "thread" starts faster
     # (tests) and is the fallback where processes are not allowed.
     pool: Literal["process", "thread"] = "process"
+    # An archive index folder (`photoloupe index`): each upload is searched in it, and its
+    # report lists the matches, each linked to a side-by-side comparison.
+    index: Path | None = None

@@ -55,15 +55,22 @@ def _pages(render: Callable[[str], str]) -> dict[str, bytes]:
     return {lang: gzip.compress(render(lang).encode("utf-8"), 6) for lang in ("en", "ar")}
 
 
-def check_job(path: str, name: str, max_bytes: int) -> JobResult:
-    """Examine one upload; render its report pages now, while the pixels are at hand."""
+def check_job(path: str, name: str, max_bytes: int, index: str | None = None) -> JobResult:
+    """Examine one upload (and search it in the archive `index`, if any); render its report
+    pages now, while the pixels are at hand."""
     from photoloupe.pipeline import Options, check
     from photoloupe.report.html import render_html
 
     try:
         limits = Limits(max_bytes=max_bytes)
-        report = check(_read(path, limits), name=name, options=Options(limits=limits))
-        pages = _pages(lambda lang: render_html(report, lang))
+        options = Options(limits=limits, index=index)
+        report = check(_read(path, limits), name=name, options=options)
+        sha = report.file.sha256
+
+        def link(match: Any) -> str:
+            return archive_compare_path(sha, match.sha256)
+
+        pages = _pages(lambda lang: render_html(report, lang, match_link=link))
         return {
             "ok": True,
             "result": report.to_dict(),
@@ -72,6 +79,11 @@ def check_job(path: str, name: str, max_bytes: int) -> JobResult:
         }
     except Exception as exc:
         return _error(exc)
+
+
+def archive_compare_path(upload_sha256: str, archived_sha256: str) -> str:
+    """The desk's address of the side-by-side view of an upload and an archive match."""
+    return f"/archive-compare/{upload_sha256}/{archived_sha256}"
 
 
 def compare_job(paths: tuple[str, str], names: tuple[str, str], max_bytes: int) -> JobResult:

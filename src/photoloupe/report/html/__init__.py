@@ -17,7 +17,7 @@ import jinja2
 import numpy as np
 
 from photoloupe.i18n import LANGS, t
-from photoloupe.report.html.base import data_uri
+from photoloupe.report.html.base import MatchLink, data_uri
 from photoloupe.report.html.corroboration import corroboration_view
 from photoloupe.report.html.evidence import EvidenceSection
 from photoloupe.report.html.facts import FileSection
@@ -64,7 +64,7 @@ class PageBuilder(EvidenceSection, ProvenanceSection, MapsSection, FileSection):
         page.file_notes = [self.english(n) for n in r.file.notes]
         page.warnings = [self.english(w) for w in r.warnings]
         if r.corroboration is not None:
-            page.corroboration = corroboration_view(r.corroboration, self.lang)
+            page.corroboration = corroboration_view(r.corroboration, self.lang, self.match_link)
         page.file_name = r.file.name
         page.created = r.created
         page.tool = f"{r.tool.name} {r.tool.version}"
@@ -87,12 +87,15 @@ def environment() -> jinja2.Environment:
     )
 
 
-def render_html(report: Report, lang: str = "en") -> str:
-    """The report as one self-contained HTML page in `lang` ("en" or "ar")."""
-    return render_html_document([report], lang)
+def render_html(report: Report, lang: str = "en", *, match_link: MatchLink | None = None) -> str:
+    """The report as one self-contained HTML page in `lang` ("en" or "ar"); `match_link(match)`
+    gives the address of a side-by-side view of an archive match (the desk), or None."""
+    return render_html_document([report], lang, match_link=match_link)
 
 
-def render_html_document(reports: Sequence[Report], lang: str = "en") -> str:
+def render_html_document(
+    reports: Sequence[Report], lang: str = "en", *, match_link: MatchLink | None = None
+) -> str:
     """Several reports in one self-contained HTML page, with a list of contents when more than one.
 
     Each report's element ids are prefixed ("r1-", "r2-", ...) when there are several, so the
@@ -104,7 +107,7 @@ def render_html_document(reports: Sequence[Report], lang: str = "en") -> str:
         raise ValueError("no report to render")
     many = len(reports) > 1
     pages = tuple(
-        PageBuilder(r, lang, f"r{i}-" if many else "").build()
+        PageBuilder(r, lang, f"r{i}-" if many else "", match_link).build()
         for i, r in enumerate(reports, start=1)
     )
     names = [p.file_name for p in pages]

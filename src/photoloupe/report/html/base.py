@@ -4,7 +4,7 @@ pictures helpers (the base class of the section builders)."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
 from functools import cache
 from typing import Any
@@ -24,6 +24,7 @@ from photoloupe.report.images import (
     oriented_size,
     shrink,
 )
+from photoloupe.schema.corroborate import Match
 from photoloupe.schema.report import Analysis, Evidence, Region, Report
 
 MAX_IMAGE_SIDE = 1024
@@ -80,13 +81,20 @@ def _english_keys() -> dict[str, str]:
     return {text: key for key, text in catalogue("en").items()}
 
 
+MatchLink = Callable[[Match], "str | None"]
+"""The address of a side-by-side view of an archive match, or None."""
+
+
 class Builder:
     """The report and the page's language, with the helpers every section uses."""
 
-    def __init__(self, report: Report, lang: str, prefix: str = "") -> None:
+    def __init__(
+        self, report: Report, lang: str, prefix: str = "", match_link: MatchLink | None = None
+    ) -> None:
         self.report = report
         self.lang = lang
         self.prefix = prefix
+        self.match_link = match_link
         self.cat = catalogue(lang)
 
     # -- words
