@@ -42,12 +42,13 @@ test: lint typecheck
 # the CPU build of torch): the quantisation-table library, detector 2 (features and CNN, the
 # fallback and the edit localisation's windowed detector), detector 3 (twins, encoder
 # embeddings, FSD, heads and stack; about two hours the first time, cached in training/.cache),
-# then the edit-localisation fusion.
+# then the edit-localisation fusion, and the archive's visual vocabulary (a few minutes).
 train: install
 	$(BIN)/python -m training.build_qtable_library
 	$(BIN)/python -m training.train_detector
 	$(BIN)/python -m training.train_detector3
 	$(BIN)/python -m training.train_fusion
+	$(BIN)/python -m training.train_vocabulary
 
 # Print the measured figures (not part of `make test`: timings are never test assertions).
 # detect.py fits the nested heads the first time (cached afterwards); detect_v2.py trains
@@ -58,6 +59,8 @@ bench: install
 	$(BIN)/python benchmarks/detect_v2.py --no-speed
 	$(BIN)/python benchmarks/attribution.py
 	$(BIN)/python benchmarks/localize.py
+	$(BIN)/python benchmarks/compare.py --half report
+	$(BIN)/python benchmarks/corroborate.py
 
 clean:
 	rm -rf $(VENV) examples/out .pytest_cache .mypy_cache .ruff_cache

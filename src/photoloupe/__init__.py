@@ -20,6 +20,7 @@ from photoloupe._version import __version__
 from photoloupe.compare import compare
 
 if TYPE_CHECKING:
+    from photoloupe.archive import Archive
     from photoloupe.errors import InputError, PhotoloupeError
     from photoloupe.io import Limits, Picture, load_picture
     from photoloupe.pipeline import Options, check
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 # The other public names are imported on first use (PEP 562): a comparison must not pay for
 # the detector, nor the server for either.
 _PUBLIC = {
+    "Archive": "photoloupe.archive",
     "SCHEMA_ID": "photoloupe.schema.report",
     "InputError": "photoloupe.errors",
     "Limits": "photoloupe.io",
@@ -41,6 +43,7 @@ _PUBLIC = {
 
 __all__ = [
     "SCHEMA_ID",
+    "Archive",
     "InputError",
     "Limits",
     "Options",

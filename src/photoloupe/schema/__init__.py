@@ -1,9 +1,9 @@
-"""The public contracts at the bottom of the house: the report (`photoloupe.report/1`) and
-comparison (`photoloupe.compare/1`) models. Everything else may import them; they import
+"""The public contracts at the bottom of the house: the report (`photoloupe.report/1`),
+comparison (`photoloupe.compare/1`) and corroboration (`photoloupe.corroborate/1`) models. Everything else may import them; they import
 nothing of photoloupe's, so a renderer, the server or an analysis all see one data model.
 
 `python -m photoloupe.schema DIR` writes their JSON Schemas (`report-schema.json`,
-`compare-schema.json`) into DIR; the copies in `docs/` are checked against the models by a
+`compare-schema.json`, `corroborate-schema.json`) into DIR; the copies in `docs/` are checked against the models by a
 test.
 """
 
@@ -15,12 +15,18 @@ from typing import Any
 from pydantic import BaseModel
 
 from photoloupe.schema.compare import COMPARE_SCHEMA_ID, CompareErrorReport, Comparison
+from photoloupe.schema.corroborate import (
+    CORROBORATE_SCHEMA_ID,
+    CorroborateErrorReport,
+    Corroboration,
+)
 from photoloupe.schema.report import SCHEMA_ID, ErrorReport, Report
 
 # File name under docs/ -> (schema id, the models a line of that schema may be).
 PUBLISHED: dict[str, tuple[str, tuple[type[BaseModel], ...]]] = {
     "report-schema.json": (SCHEMA_ID, (Report, ErrorReport)),
     "compare-schema.json": (COMPARE_SCHEMA_ID, (Comparison, CompareErrorReport)),
+    "corroborate-schema.json": (CORROBORATE_SCHEMA_ID, (Corroboration, CorroborateErrorReport)),
 }
 
 

@@ -220,7 +220,7 @@ class Report(ContractModel):
     corroboration: Corroboration | None = Field(
         default=None,
         description="Copies and other photos of the scene found in an archive index "
-        "(`check --index`); absent without one. Its own contract: photoloupe.corroborate/1.",
+        "(`check --index`); null without one. Its own contract: photoloupe.corroborate/1.",
     )
 
     # Arrays for renderers; they never go into JSON (a map reaches JSON as a file path).
