@@ -14,15 +14,25 @@ shrunk to 1600 px, the base "original") yields pairs of these kinds:
     removed      a textured region inpainted (3-15 % of area), JPEG        -> edited
     unrelated    two different photos                                      -> unrelated
 
-`same-scene` is not generated: the corpus holds no two photos of one scene taken as separate
-shots, and a synthetic stand-in (two crops of one photo) would be `same-image`. It is covered
-by a constructed parallax scene in tests/test_compare.py only.
-
 Photos are split in two halves by the parity of the SHA-256 of their path: thresholds were
-tuned on `--half tune` and the figures reported come from `--half report`. The script prints
-figures and asserts nothing. Files are read from ../shared/data, never copied.
+tuned on `--half tune` and the figures reported come from `--half report`.
 
-    .venv/bin/python benchmarks/compare.py --half report
+`same-scene` comes from ../shared/data/scenes (scenes.json: 10 scenes of 8-10 photos of one
+place or object from different viewpoints). Two kinds, from the photos as they are:
+
+    scene        each photo and the next one of its scene, in scenes.json's order -> same-scene
+    scene-other  each photo against the photo of the same rank in the next scene
+                 (sorted by name), and against a real/web or real/camera photo
+                 picked by the SHA-256 of the scene photo's path                   -> not same-scene
+
+The scenes are split by the parity of their rank in name order (fixed before any figure was
+seen): even ranks are the development set the epipolar thresholds were tuned on (`dev`), odd
+ranks are held out (`held`), and the figure to report is `held`'s. A `scene-other` pair belongs
+to its scene photo's set.
+
+The script prints figures and asserts nothing. Files are read from ../shared/data, never copied.
+
+    .venv/bin/python benchmarks/compare.py --half report --scenes held
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import json
 import os
 import statistics
 import time
@@ -46,6 +57,7 @@ from photoloupe.compare import compare, full_size_changed_map
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "data" / "real"
+SCENES = ROOT.parent / "shared" / "data" / "scenes"
 KINDS = (
     "reencode", "crop", "rotate", "rotate90", "flip", "screenshot", "colour", "added",
     "removed", "unrelated",
@@ -243,6 +255,70 @@ def run(half: str, per_photo: int, seed: int, verbose: bool, kinds: tuple[str, .
           f"max {1000 * max(times):.0f} ms")  # fmt: skip
 
 
+def scene_sets() -> dict[str, list[list[str]]]:
+    """{"dev": [...], "held": [...]}: each scene's files (relative to SCENES), by name rank."""
+    scenes = sorted(
+        json.loads((SCENES / "scenes.json").read_text("utf-8")), key=lambda s: s["scene"]
+    )
+    out: dict[str, list[list[str]]] = {"dev": [], "held": []}
+    for rank, scene in enumerate(scenes):
+        out["dev" if rank % 2 == 0 else "held"].append(list(scene["files"]))
+    return out
+
+
+def scene_pairs(split: str) -> list[tuple[str, Path, Path]]:
+    """(kind, original, suspect) of the `scene` and `scene-other` pairs of one set."""
+    everything = sorted(
+        json.loads((SCENES / "scenes.json").read_text("utf-8")), key=lambda s: s["scene"]
+    )
+    ranked = [list(s["files"]) for s in everything]
+    others = sorted(REAL.glob("web/*.jpg")) + sorted(REAL.glob("camera/*.jpg"))
+    pairs: list[tuple[str, Path, Path]] = []
+    for files in scene_sets()[split]:
+        rank = ranked.index(files)
+        following = ranked[(rank + 1) % len(ranked)]
+        for k, name in enumerate(files):
+            if k + 1 < len(files):
+                pairs.append(("scene", SCENES / name, SCENES / files[k + 1]))
+            pairs.append(("scene-other", SCENES / name, SCENES / following[k % len(following)]))
+            pick = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big")
+            pairs.append(("scene-other", SCENES / name, others[pick % len(others)]))
+    return pairs
+
+
+def run_scenes(split: str, verbose: bool) -> None:
+    hits: dict[str, list[bool]] = defaultdict(list)
+    per_scene: dict[str, list[bool]] = defaultdict(list)
+    confusions: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    times: list[float] = []
+    for kind, first, second in scene_pairs(split):
+        start = time.perf_counter()
+        result = compare(first, second)
+        times.append(time.perf_counter() - start)
+        ok = (result.relation == "same-scene") == (kind == "scene")
+        hits[kind].append(ok)
+        confusions[kind][result.relation] += 1
+        if kind == "scene":
+            per_scene[first.parent.name].append(ok)
+        if verbose and not ok:
+            t = result.transform
+            print(f"  miss {first.relative_to(SCENES)} {second.name} {kind}: {result.relation} "
+                  f"({t.inliers} inliers, {t.matches} matches)")  # fmt: skip
+    label = "development set (thresholds tuned here)" if split == "dev" else "held-out set"
+    print(f"scenes={split}: {label}")
+    for scene, ok in per_scene.items():
+        print(f"  {scene:<24} {sum(ok)}/{len(ok)}")
+    scene_ok = hits["scene"]
+    print(f"  scene        same-scene {100 * np.mean(scene_ok):5.1f} %  n={len(scene_ok):<3} "
+          f"{dict(confusions['scene'])}")  # fmt: skip
+    other = hits["scene-other"]
+    wrong = len(other) - sum(other)
+    print(f"  scene-other  false same-scene {100 * wrong / max(1, len(other)):5.1f} %  "
+          f"({wrong}/{len(other)}) {dict(confusions['scene-other'])}")  # fmt: skip
+    print(f"  time per pair: median {1000 * statistics.median(times):.0f} ms, "
+          f"max {1000 * max(times):.0f} ms")  # fmt: skip
+
+
 def time_12mp(repeats: int) -> None:
     """A 12 MP original against an edited, re-encoded 12 MP copy, decoding included."""
     # The most detailed `full` photo (one of them is a moon on black, which has no detail to
@@ -282,12 +358,20 @@ def main() -> None:
     parser.add_argument("--timing-runs", type=int, default=3)
     parser.add_argument("--no-pairs", action="store_true", help="only time the 12 MP pair")
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated pair kinds")
+    parser.add_argument("--scenes", choices=("dev", "held", "both", "none"), default="both",
+                        help="which scene set to run (same-scene and its negatives)")  # fmt: skip
+    parser.add_argument("--no-generated", action="store_true", help="only the scene pairs")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every miss")
     args = parser.parse_args()
     if not REAL.is_dir():
         raise SystemExit(f"{REAL} not found: lay ../shared beside the checkout")
-    if not args.no_pairs:
+    if not args.no_pairs and not args.no_generated:
         run(args.half, args.per_photo, args.seed, args.verbose, tuple(args.kinds.split(",")))
+    if not args.no_pairs and args.scenes != "none" and SCENES.is_dir():
+        for split in ("dev", "held") if args.scenes == "both" else (args.scenes,):
+            run_scenes(split, args.verbose)
+    if args.no_generated:
+        return
     time_12mp(args.timing_runs)
 
 

@@ -19,12 +19,29 @@ from photoloupe.compare.relation import (
     [
         (RelationEvidence(registered=False), "unrelated", None),
         (
-            RelationEvidence(registered=False, matches=100, scene_inliers=80),
+            RelationEvidence(registered=False, matches=100, scene_inliers=80, scene_spread=0.3),
             "same-scene",
             NOTE_EPIPOLAR,
         ),
-        # Epipolar inliers that explain too small a share of the matches are chance.
-        (RelationEvidence(registered=False, matches=400, scene_inliers=80), "unrelated", None),
+        # A handful of epipolar inliers is chance: a fundamental matrix fits any seven matches.
+        (
+            RelationEvidence(registered=False, matches=400, scene_inliers=15, scene_spread=0.3),
+            "unrelated",
+            None,
+        ),
+        # Many, but bunched in one spot of a frame: one shared detail, not a view of the scene.
+        (
+            RelationEvidence(registered=False, matches=100, scene_inliers=80, scene_spread=0.01),
+            "unrelated",
+            None,
+        ),
+        # Parallax decides before the shared-element rule: another view differs elsewhere.
+        (
+            RelationEvidence(registered=True, inliers=50, disagreement=0.9, confined=True,
+                             parallax=True),
+            "same-scene",
+            NOTE_PARALLAX,
+        ),  # fmt: skip
         (
             RelationEvidence(registered=True, inliers=50, disagreement=0.9, confined=True),
             "unrelated",

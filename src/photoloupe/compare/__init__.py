@@ -78,10 +78,12 @@ from photoloupe.compare.registration import (
     Side,
     convincing,
     empty_transform,
-    epipolar_inliers,
+    epipolar,
+    mutual_matches,
+    parallax_of,
     plausible,
     register,
-    second_plane,
+    scene_features,
     spread,
     to_stored,
     transform_of,
@@ -216,12 +218,22 @@ def _compare_pictures(
 
     registered = fit is not None and plausible(fit, so, ss)
     if fit is None or not registered:
+        pts_o, dense_o, size_o = scene_features(so)
+        pts_s, dense_s, size_s = scene_features(ss)
+        pairs = mutual_matches(dense_o, dense_s)
+        scene_inliers, spread_o, spread_s = epipolar(
+            pts_o[[i for i, _ in pairs]].reshape(-1, 2),
+            pts_s[[j for _, j in pairs]].reshape(-1, 2),
+            size_o,
+            size_s,
+        )
         decision = decide(
             RelationEvidence(
                 registered=False,
                 inliers=fit.inliers if fit is not None else 0,
                 matches=fit.matches if fit is not None else 0,
-                scene_inliers=epipolar_inliers(kp_o, des_o, kp_s, des_s),
+                scene_inliers=scene_inliers,
+                scene_spread=min(spread_o, spread_s),
             )
         )
         relation, confidence = decision.relation, decision.confidence
@@ -259,7 +271,7 @@ def _compare_pictures(
             matches=fit.matches,
             disagreement=found.disagreement,
             confined=spread(fit, so, ss) < MIN_INLIER_SPREAD,
-            parallax=fit.inliers < 0.5 * fit.matches and second_plane(fit, ss),
+            parallax=parallax_of(fit, _size(so), _size(ss)),
             region_scores=tuple(r.score for r in regions),
         )
     )
@@ -362,6 +374,10 @@ def _result(
     )
     result._arrays.update(arrays)
     return result
+
+
+def _size(side: Side) -> tuple[int, int]:
+    return (side.gray.shape[1], side.gray.shape[0])
 
 
 def _ms(since: float) -> float:

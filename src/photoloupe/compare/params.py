@@ -16,10 +16,34 @@ MIN_INLIER_SPREAD = 0.1
 """Inliers confined to less of the shared area than this, with the pictures differing over most
 of it, mean one shared element (a logo), not one picture. Confined inliers alone do not: a
 moon on a black sky has all its detail in one spot."""
+SCENE_SIDE = 1024
+SCENE_FEATURES = 10000
+"""Unaligned pairs are tested for one scene on larger, denser features than registration uses:
+another viewpoint leaves few matches, and at FEATURE_SIDE with SIFT_FEATURES too few survive."""
+SCENE_F_PX = 2.0
+"""Fundamental-matrix threshold (distance to the epipolar line) at a longest side of SCENE_SIDE."""
+EPIPOLAR_MIN_INLIERS = 20
+"""Epipolar inliers among mutual matches needed for `same-scene`. Between photos of different
+scenes (a fundamental matrix fits any 7 matches, and MAGSAC picks the best of thousands) they
+reached 14 on the development scenes
+(16 with 6000 features at 1.5 px)."""
+EPIPOLAR_MIN_SPREAD = 0.05
+"""Share of each frame the epipolar inliers' convex hull must cover: one shared spot is not a
+view of the scene."""
 SCENE_MIN_INLIERS = 60
 SCENE_MIN_RATIO = 0.5
-"""Unaligned pairs: epipolar inliers needed for `same-scene` (count, and share of matches);
-random false matches between unrelated photos reach about 30 % under a fundamental matrix."""
+"""The former test (`relation.is_scene`, on registration's sparser, one-way matches): epipolar
+inliers needed for `same-scene`, as a count and a share of matches. `compare` no longer uses
+it; `archive.verify` still does."""
+PARALLAX_PX = 1.0
+"""Aligned pairs: a fundamental matrix and the homography are both scored at this threshold
+(at a longest side of FEATURE_SIDE)."""
+PARALLAX_GAIN = 1.3
+PARALLAX_EXTRA = 20
+"""Aligned pairs show parallax (another viewpoint, not a copy) when the fundamental matrix
+explains at least PARALLAX_GAIN times, and PARALLAX_EXTRA more, of the matches than the
+homography does. Copies of the tune half reached 1.19 times; a copy's homography is exact to a
+fraction of a pixel, another photo's of a near-planar scene is not."""
 SCENE_SECOND_PLANE = 25
 """Aligned pairs: inliers of a second homography (at least 30 % of the first's) for parallax."""
 DIFF_FLOOR = 14.0

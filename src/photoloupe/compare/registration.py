@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -16,11 +16,18 @@ from photoloupe.compare.params import (
     FEATURE_SIDE,
     MIN_INLIERS,
     MIN_SIDE,
+    PARALLAX_EXTRA,
+    PARALLAX_GAIN,
+    PARALLAX_PX,
     RANSAC_PX,
     RATIO,
+    SCENE_F_PX,
+    SCENE_FEATURES,
     SCENE_SECOND_PLANE,
+    SCENE_SIDE,
     WORK_SIDE,
 )
+from photoloupe.compare.relation import is_scene_view
 from photoloupe.io import Picture
 from photoloupe.schema.compare import (
     Transform,
@@ -176,6 +183,11 @@ def convincing(fit: Fit | None, so: Side, ss: Side) -> bool:
 
 def plausible(fit: Fit, so: Side, ss: Side) -> bool:
     """Enough inliers and a homography a copy could have."""
+    return plausible_fit(fit, _frame(so))
+
+
+def plausible_fit(fit: Fit, size_o: tuple[int, int]) -> bool:
+    """`plausible`, for an original of `size_o` (w, h) in the fit's frame."""
     if fit.inliers < MIN_INLIERS:
         return False
     hmat = fit.homography
@@ -186,7 +198,7 @@ def plausible(fit: Fit, so: Side, ss: Side) -> bool:
     scale = math.sqrt(abs(det))
     if not 1 / 25 < scale < 25:
         return False
-    h, w = so.gray.shape
+    w, h = size_o
     corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32).reshape(-1, 1, 2)
     quad = cv2.perspectiveTransform(corners, hmat).reshape(-1, 2)
     if not np.all(np.isfinite(quad)) or not cv2.isContourConvex(quad.astype(np.float32)):
@@ -200,29 +212,38 @@ def plausible(fit: Fit, so: Side, ss: Side) -> bool:
 
 def spread(fit: Fit, so: Side, ss: Side) -> float:
     """The inliers' convex hull in the suspect, as a share of the area both pictures show."""
-    h, w = so.gray.shape
+    return fit_spread(fit, _frame(so), _frame(ss))
+
+
+def _frame(side: Side) -> tuple[int, int]:
+    """(w, h) of the side's feature frame."""
+    return (side.gray.shape[1], side.gray.shape[0])
+
+
+def fit_spread(fit: Fit, size_o: tuple[int, int], size_s: tuple[int, int]) -> float:
+    """`spread`, for pictures of `size_o` and `size_s` (w, h) in the fit's frames."""
+    w, h = size_o
     corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32).reshape(-1, 1, 2)
     quad = cv2.perspectiveTransform(corners, fit.homography).reshape(-1, 2)
     hull = cv2.convexHull(fit.points_s[fit.mask].reshape(-1, 1, 2))
-    sh, sw = ss.gray.shape
+    sw, sh = size_s
     shared = max(1.0, min(float(sh * sw), abs(cv2.contourArea(quad.astype(np.float32)))))
     return float(cv2.contourArea(hull)) / shared
 
 
 def epipolar_inliers(kp_o: Any, des_o: Any, kp_s: Any, des_s: Any) -> int:
-    """Matches consistent with one fundamental matrix (two views of one scene)."""
+    """The former epipolar test (one-way matches of registration's features, 1.5 px), for
+    `relation.is_scene`; `compare` now uses `mutual_matches` and `epipolar` on denser features
+    (see `two_view`). Kept for `archive.verify`."""
     pairs = _ratio_matches(des_s, des_o)
     if len(pairs) < 15:
         return 0
     pts_s = np.array([kp_s[i].pt for i, _ in pairs], np.float32)
     pts_o = np.array([kp_o[j].pt for _, j in pairs], np.float32)
-    fmat, mask = cv2.findFundamentalMat(pts_o, pts_s, cv2.USAC_MAGSAC, 1.5, 0.999, 5000)
-    if fmat is None or mask is None:
-        return 0
-    return int(mask.ravel().astype(bool).sum())
+    return int(fundamental_inliers(pts_o, pts_s, 1.5).sum())
 
 
-def second_plane(fit: Fit, ss: Side) -> bool:
+def second_plane(fit: Fit, size_s: tuple[int, int]) -> bool:
     """Whether the matches the homography leaves out fit a second, different homography over a
     large part of the picture: things at another depth that moved differently (parallax).
 
@@ -240,8 +261,168 @@ def second_plane(fit: Fit, ss: Side) -> bool:
     if inlier.sum() < max(SCENE_SECOND_PLANE, 0.3 * fit.inliers):
         return False
     hull = cv2.convexHull(pts_s[inlier].reshape(-1, 1, 2))
-    sh, sw = ss.gray.shape
+    sw, sh = size_s
     return bool(cv2.contourArea(hull) >= 0.1 * sh * sw)
+
+
+Size = tuple[int, int]
+Geometry = Literal["copy", "scene", "none"]
+
+
+def mutual_matches(des_a: Any, des_b: Any) -> list[tuple[int, int]]:
+    """(index in a, index in b) pairs that pass Lowe's ratio test from b to a and are each
+    other's nearest neighbours (cross-checked): fewer chance matches for the epipolar test."""
+    if des_a is None or des_b is None or len(des_a) < 2 or len(des_b) < 2:
+        return []
+    matcher = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": 64})
+    nearest_in_b = {p[0].queryIdx: p[0].trainIdx for p in matcher.knnMatch(des_a, des_b, k=1) if p}
+    return [
+        (pair[0].trainIdx, pair[0].queryIdx)
+        for pair in matcher.knnMatch(des_b, des_a, k=2)
+        if len(pair) == 2
+        and pair[0].distance < RATIO * pair[1].distance
+        and nearest_in_b.get(pair[0].trainIdx) == pair[0].queryIdx
+    ]
+
+
+def fundamental_inliers(pts_a: F32, pts_b: F32, px: float) -> Bool:
+    """Which matches lie within `px` of their epipolar lines under the best fundamental matrix
+    (MAGSAC); none when there are too few, or the estimator gives up."""
+    none = np.zeros(len(pts_a), bool)
+    if len(pts_a) < 15:
+        return none
+    try:
+        fmat, mask = cv2.findFundamentalMat(pts_a, pts_b, cv2.USAC_MAGSAC, px, 0.999, 10000)
+    except cv2.error:
+        # OpenCV's MAGSAC asserts on some degenerate sets (all matches on one plane: a copy).
+        return none
+    if fmat is None or mask is None or fmat.shape != (3, 3):
+        return none
+    return np.asarray(mask.ravel().astype(bool))
+
+
+def hull_share(points: F32, size: Size) -> float:
+    """The points' convex hull as a share of a `size` (w, h) frame."""
+    if len(points) < 3:
+        return 0.0
+    area = cv2.contourArea(cv2.convexHull(np.ascontiguousarray(points, np.float32)))
+    return float(area) / max(1.0, float(size[0] * size[1]))
+
+
+def epipolar(pts_a: F32, pts_b: F32, size_a: Size, size_b: Size) -> tuple[int, float, float]:
+    """Epipolar inliers of matched points, and their spread (hull share) in a and in b. The
+    threshold is SCENE_F_PX at a longest side of SCENE_SIDE, scaled to the frames given."""
+    px = SCENE_F_PX * max(*size_a, *size_b) / SCENE_SIDE
+    inlier = fundamental_inliers(pts_a, pts_b, px)
+    return int(inlier.sum()), hull_share(pts_a[inlier], size_a), hull_share(pts_b[inlier], size_b)
+
+
+def shows_parallax(fit: Fit, size_o: Size) -> bool:
+    """Whether a fundamental matrix explains clearly more of the fit's matches than its
+    homography, both scored at PARALLAX_PX (at a longest side of FEATURE_SIDE): another
+    viewpoint of a scene that is only nearly planar. A copy's homography is exact to a fraction
+    of a pixel, and then a fundamental matrix (which any homography's matches satisfy) adds
+    little. The older test, a second plane among the matches the homography leaves out, is
+    `second_plane`."""
+    px = PARALLAX_PX * max(size_o) / FEATURE_SIDE
+    pts_o, pts_s = fit.points_o, fit.points_s
+    f = int(fundamental_inliers(pts_o, pts_s, px).sum())
+    mapped = cv2.perspectiveTransform(pts_o.reshape(-1, 1, 2).astype(np.float64), fit.homography)
+    h = int((np.linalg.norm(mapped.reshape(-1, 2) - pts_s, axis=1) < px).sum())
+    return f >= PARALLAX_GAIN * h and f - h >= PARALLAX_EXTRA
+
+
+def parallax_of(fit: Fit, size_o: Size, size_s: Size) -> bool:
+    """Parallax of a plausible fit, as `compare` and `two_view` both judge it."""
+    second = fit.inliers < 0.5 * fit.matches and second_plane(fit, size_s)
+    return second or shows_parallax(fit, size_o)
+
+
+@dataclass(frozen=True)
+class TwoView:
+    """What two sets of local features say about the geometry between two pictures.
+
+    geometry: "copy" (one plausible homography maps a onto b, without parallax: the same
+    picture, perhaps cropped, scaled, rotated, re-encoded or locally edited), "scene" (another
+    view of one scene: a fundamental matrix explains clearly more than a homography can, or
+    explains many cross-checked matches spread over both frames when no homography fits), or
+    "none".
+    """
+
+    matches: int  # ratio-test matches (b to a) the homography was fitted on
+    homography_inliers: int  # of the homography (0 when none was found)
+    homography_spread: float  # its inliers' hull in b, as a share of the area both show
+    plausible: bool  # the homography is one a copy could have
+    parallax: bool  # ... but a fundamental matrix explains clearly more (another viewpoint)
+    mutual_matches: int  # cross-checked matches the epipolar test ran on
+    fundamental_inliers: int
+    spread_a: float  # the epipolar inliers' convex hull, as a share of frame a
+    spread_b: float
+    geometry: Geometry
+
+
+def two_view(
+    points_a: F32, desc_a: Any, points_b: F32, desc_b: Any, size_a: Size, size_b: Size
+) -> TwoView:
+    """Two-view verification of local features, without pictures: `a` the original, `b` the
+    suspect; points (N, 2) in pixels of frames of `size_a`, `size_b` (w, h); descriptors SIFT
+    or RootSIFT (float32, one row per point; both sides of one kind).
+
+    The same tests as `compare` (which feeds them the features of its working copies, and for
+    the epipolar test its denser SCENE_SIDE features): a homography from ratio-test matches
+    (MAGSAC, RANSAC_PX at FEATURE_SIDE) that `plausible` accepts is "copy" geometry, unless it
+    shows parallax (`parallax_of`): then "scene". Without one, a fundamental matrix over
+    cross-checked matches (SCENE_F_PX at SCENE_SIDE) with EPIPOLAR_MIN_INLIERS inliers whose hull
+    covers EPIPOLAR_MIN_SPREAD of each frame is "scene". Thresholds in pixels scale with the
+    frames' longest side. The counts were calibrated on features like compare's (about 2000 at
+    640 px to register, 6000 at 1024 px for the epipolar test); with sparser features a pair
+    falls to "none" sooner, with much denser ones chance inliers grow.
+
+    `compare` also mirrors the original when the direct match is weak; this does not.
+    """
+    points_a = np.asarray(points_a, np.float32).reshape(-1, 2)
+    points_b = np.asarray(points_b, np.float32).reshape(-1, 2)
+    scale = FEATURE_SIDE / max(*size_a, *size_b)
+    # register() works at FEATURE_SIDE pixels; give it the points in that frame.
+    kp_a = [Point(float(x) * scale, float(y) * scale) for x, y in points_a]
+    kp_b = [Point(float(x) * scale, float(y) * scale) for x, y in points_b]
+    work_a = (round(size_a[0] * scale), round(size_a[1] * scale))
+    work_b = (round(size_b[0] * scale), round(size_b[1] * scale))
+    fit = register(kp_a, desc_a, kp_b, desc_b, work_a[0], flipped=False)
+    plausible_h = fit is not None and plausible_fit(fit, work_a)
+    parallax = fit is not None and plausible_h and parallax_of(fit, work_a, work_b)
+    pairs = mutual_matches(desc_a, desc_b)
+    pts_a = points_a[[i for i, _ in pairs]].reshape(-1, 2)
+    pts_b = points_b[[j for _, j in pairs]].reshape(-1, 2)
+    inliers, spread_a, spread_b = epipolar(pts_a, pts_b, size_a, size_b)
+    if plausible_h:
+        geometry: Geometry = "scene" if parallax else "copy"
+    else:
+        geometry = "scene" if is_scene_view(inliers, min(spread_a, spread_b)) else "none"
+    return TwoView(
+        matches=fit.matches if fit is not None else 0,
+        homography_inliers=fit.inliers if fit is not None else 0,
+        homography_spread=fit_spread(fit, work_a, work_b) if fit is not None else 0.0,
+        plausible=plausible_h,
+        parallax=parallax,
+        mutual_matches=len(pairs),
+        fundamental_inliers=inliers,
+        spread_a=spread_a,
+        spread_b=spread_b,
+        geometry=geometry,
+    )
+
+
+def scene_features(side: Side) -> tuple[F32, Any, Size]:
+    """Denser SIFT features for the epipolar test: SCENE_FEATURES on a contrast-equalised grey
+    copy with a longest side of SCENE_SIDE (points, descriptors, frame size)."""
+    gray_full = np.asarray(cv2.cvtColor(side.rgb, cv2.COLOR_RGB2GRAY), np.uint8)
+    gray, _ = _resized(gray_full, SCENE_SIDE, MIN_SIDE)
+    gray = np.asarray(cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(gray), np.uint8)
+    sift = cv2.SIFT_create(nfeatures=SCENE_FEATURES, contrastThreshold=0.02)  # type: ignore[attr-defined]
+    kp, des = sift.detectAndCompute(gray, None)
+    points = np.array([k.pt for k in kp], np.float32).reshape(-1, 2)
+    return points, des, (gray.shape[1], gray.shape[0])
 
 
 def to_stored(homography: F64, factor_o: float, factor_s: float) -> F64:

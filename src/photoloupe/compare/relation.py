@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from photoloupe.compare.params import GLOBAL_CHANGE, MIN_INLIERS, SCENE_MIN_INLIERS, SCENE_MIN_RATIO
+from photoloupe.compare.params import (
+    EPIPOLAR_MIN_INLIERS,
+    EPIPOLAR_MIN_SPREAD,
+    GLOBAL_CHANGE,
+    MIN_INLIERS,
+    SCENE_MIN_INLIERS,
+    SCENE_MIN_RATIO,
+)
 
 NOTE_EPIPOLAR = (
     "Many details match under a two-view (epipolar) geometry but no single transform maps one "
@@ -37,10 +44,12 @@ class RelationEvidence:
 
     registered: one plausible transform maps the original onto the suspect.
     inliers, matches: of the best fit (0 when there is none).
-    scene_inliers: matches explained by a fundamental matrix (unregistered pairs only).
+    scene_inliers: cross-checked matches explained by a fundamental matrix (unregistered pairs).
+    scene_spread: the smaller share of the two frames those inliers' convex hull covers.
     disagreement: share of the textured shared area whose fine structure differs.
     confined: the fit's inliers cover only a small spot of the shared area.
-    parallax: a strong second homography explains the matches the first leaves out.
+    parallax: a fundamental matrix explains clearly more matches than the homography, or a
+        strong second homography explains the matches the first leaves out.
     region_scores: the changed regions' scores.
     """
 
@@ -48,6 +57,7 @@ class RelationEvidence:
     inliers: int = 0
     matches: int = 0
     scene_inliers: int = 0
+    scene_spread: float = 0.0
     disagreement: float = 0.0
     confined: bool = False
     parallax: bool = False
@@ -66,22 +76,30 @@ class Decision:
         return self.relation not in ("same-scene", "unrelated")
 
 
+def is_scene_view(scene_inliers: int, scene_spread: float) -> bool:
+    """An unregistered pair shows one scene when a fundamental matrix explains many
+    cross-checked matches, spread over both frames."""
+    return scene_inliers >= EPIPOLAR_MIN_INLIERS and scene_spread >= EPIPOLAR_MIN_SPREAD
+
+
 def is_scene(scene_inliers: int, matches: int) -> bool:
-    """An unregistered pair shows one scene when a two-view geometry explains many matches."""
+    """The former test, on `registration.epipolar_inliers`: kept for `archive.verify` until it
+    calls `registration.two_view`; `compare` uses `is_scene_view`."""
     return scene_inliers >= SCENE_MIN_INLIERS and scene_inliers >= SCENE_MIN_RATIO * max(matches, 1)
 
 
 def decide(e: RelationEvidence) -> Decision:
     """The relation, its confidence, and the note that explains it, if any."""
     if not e.registered:
-        if is_scene(e.scene_inliers, e.matches):
+        if is_scene_view(e.scene_inliers, e.scene_spread):
             return Decision("same-scene", 0.5, NOTE_EPIPOLAR)
         return Decision("unrelated", 0.6 if e.inliers >= MIN_INLIERS // 2 else 0.8, None)
     strength = min(1.0, e.inliers / 100.0)
-    if e.disagreement > GLOBAL_CHANGE and e.confined:
-        return Decision("unrelated", 0.6, NOTE_SHARED_ELEMENT)
+    # Parallax first: another view of a scene aligns only in part, and differs elsewhere.
     if e.parallax:
         return Decision("same-scene", 0.5, NOTE_PARALLAX)
+    if e.disagreement > GLOBAL_CHANGE and e.confined:
+        return Decision("unrelated", 0.6, NOTE_SHARED_ELEMENT)
     if e.disagreement > GLOBAL_CHANGE:
         return Decision("same-scene", 0.4, NOTE_GLOBAL_CHANGE)
     if e.region_scores:
