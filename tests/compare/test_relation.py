@@ -37,11 +37,12 @@ from photoloupe.compare.relation import (
         ),
         # Parallax decides before the shared-element rule: another view differs elsewhere.
         (
-            RelationEvidence(registered=True, inliers=50, disagreement=0.9, confined=True,
-                             parallax=True),
+            RelationEvidence(
+                registered=True, inliers=50, disagreement=0.9, confined=True, parallax=True
+            ),
             "same-scene",
             NOTE_PARALLAX,
-        ),  # fmt: skip
+        ),
         (
             RelationEvidence(registered=True, inliers=50, disagreement=0.9, confined=True),
             "unrelated",
