@@ -93,7 +93,7 @@ def test_hull_share() -> None:
 
 # Picked from the development scenes (benchmarks/compare.py), where the pair is found.
 REAL_SCENE_PAIRS = [
-    ("british-museum/29057984_287139632.jpg", "british-museum/32630292_7166579210.jpg"),
+    ("british-museum/32630292_7166579210.jpg", "british-museum/45839934_4117745134.jpg"),
     ("strecha-castle/castle-P30_0014.jpg", "strecha-castle/castle-P30_0019.jpg"),
 ]
 

@@ -16,14 +16,14 @@ Method, in the order it runs:
    with enough inliers and a geometry a copy could have.
 4. **Same scene or unrelated** (`registration.two_view` runs the same tests on stored
    features). A different photo of the same scene shares details but no single homography
-   maps one onto the other exactly (parallax). Aligned pairs: parallax when a fundamental
-   matrix explains clearly more of the matches than the homography at a tight threshold (a
-   copy's homography is exact to a fraction of a pixel), or when the matches the homography
-   leaves out fit a strong, widely spread second plane: `same-scene`. Unaligned pairs: denser
-   features are matched (cross-checked ratio test), and a fundamental matrix (MAGSAC) with
-   enough inliers spread over both frames means `same-scene`; otherwise `unrelated`. Matches
-   confined to a small spot, with the rest of the pictures different and no parallax, are one
-   shared element (a logo): `unrelated`.
+   maps one onto the other (parallax). Aligned pairs: parallax when the homography is loose
+   (a copy's is exact to a fraction of a pixel) and a fundamental matrix explains clearly
+   more matches than the homography's residuals, taken as noise, would let it; or when the
+   matches the homography leaves out fit a strong, widely spread second plane: `same-scene`.
+   Unaligned pairs: denser features are matched (cross-checked ratio test), and a
+   fundamental matrix (MAGSAC) with enough inliers spread over both frames means
+   `same-scene`; otherwise `unrelated`. Matches confined to a small spot, with the rest of
+   the pictures different and no parallax, are one shared element (a logo): `unrelated`.
 5. **Changed map.** The original is resampled from its stored pixels straight into the
    suspect's working frame (pre-shrunk by area averaging when the suspect is smaller, so the
    warp does not alias). Then, to survive re-encoding, colour and gamma changes and

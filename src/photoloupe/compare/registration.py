@@ -18,6 +18,7 @@ from photoloupe.compare.params import (
     MIN_SIDE,
     PARALLAX_EXTRA,
     PARALLAX_GAIN,
+    PARALLAX_LOOSE_PX,
     PARALLAX_PX,
     RANSAC_PX,
     RATIO,
@@ -318,22 +319,34 @@ def epipolar(pts_a: F32, pts_b: F32, size_a: Size, size_b: Size) -> tuple[int, f
 
 
 def shows_parallax(fit: Fit, size_o: Size) -> bool:
-    """Whether a fundamental matrix explains clearly more of the fit's matches than its
-    homography, both scored at PARALLAX_PX (at a longest side of FEATURE_SIDE): another
-    viewpoint of a scene that is only nearly planar. A copy's homography is exact to a fraction
-    of a pixel, and then a fundamental matrix (which any homography's matches satisfy) adds
-    little. The older test, a second plane among the matches the homography leaves out, is
-    `second_plane`."""
-    px = PARALLAX_PX * max(size_o) / FEATURE_SIDE
+    """Whether the fit's homography is loose and a fundamental matrix explains clearly more of
+    its matches than noise would allow: another viewpoint of a scene that is only nearly
+    planar, scored at PARALLAX_PX (at a longest side of FEATURE_SIDE).
+
+    Loose: the homography inliers' median residual exceeds PARALLAX_LOOSE_PX; a copy's is a
+    fraction of a pixel. The gain alone is no test: on a copy the fundamental matrix is
+    underdetermined (any epipole fits a homography's matches), and MAGSAC can spend that
+    freedom on false matches sliding along a repeated texture. The gain is measured against
+    what a fundamental matrix would add if the homography's residuals were isotropic noise: it
+    reads one component of a residual (the distance to an epipolar line), which for a residual
+    r > px at a uniform angle lies within px with probability 1 - (2 / pi) acos(px / r).
+    """
+    scale = max(size_o) / FEATURE_SIDE
+    px = PARALLAX_PX * scale
     pts_o, pts_s = fit.points_o, fit.points_s
-    f = int(fundamental_inliers(pts_o, pts_s, px).sum())
     mapped = cv2.perspectiveTransform(pts_o.reshape(-1, 1, 2).astype(np.float64), fit.homography)
-    h = int((np.linalg.norm(mapped.reshape(-1, 2) - pts_s, axis=1) < px).sum())
-    return f >= PARALLAX_GAIN * h and f - h >= PARALLAX_EXTRA
+    residual = np.linalg.norm(mapped.reshape(-1, 2) - pts_s, axis=1)
+    if not fit.mask.any() or np.median(residual[fit.mask]) <= PARALLAX_LOOSE_PX * scale:
+        return False
+    f = int(fundamental_inliers(pts_o, pts_s, px).sum())
+    angle = np.arccos(np.minimum(1.0, px / np.maximum(residual, 1e-9)))
+    expected = float(np.where(residual <= px, 1.0, 1.0 - (2 / np.pi) * angle).sum())
+    return f >= PARALLAX_GAIN * expected and f - expected >= PARALLAX_EXTRA
 
 
 def parallax_of(fit: Fit, size_o: Size, size_s: Size) -> bool:
-    """Parallax of a plausible fit, as `compare` and `two_view` both judge it."""
+    """Parallax of a plausible fit, as `compare` and `two_view` both judge it: a strong second
+    plane among the matches the homography leaves out (`second_plane`), or `shows_parallax`."""
     second = fit.inliers < 0.5 * fit.matches and second_plane(fit, size_s)
     return second or shows_parallax(fit, size_o)
 
@@ -344,16 +357,17 @@ class TwoView:
 
     geometry: "copy" (one plausible homography maps a onto b, without parallax: the same
     picture, perhaps cropped, scaled, rotated, re-encoded or locally edited), "scene" (another
-    view of one scene: a fundamental matrix explains clearly more than a homography can, or
-    explains many cross-checked matches spread over both frames when no homography fits), or
-    "none".
+    view of one scene: when no homography fits, a fundamental matrix explains many
+    cross-checked matches spread over both frames; or the homography shows parallax), or
+    "none". Without pixels, "copy" also covers another view of a near-planar scene
+    and a shared element (see homography_spread); `compare` separates those with the pixels.
     """
 
     matches: int  # ratio-test matches (b to a) the homography was fitted on
     homography_inliers: int  # of the homography (0 when none was found)
     homography_spread: float  # its inliers' hull in b, as a share of the area both show
     plausible: bool  # the homography is one a copy could have
-    parallax: bool  # ... but a fundamental matrix explains clearly more (another viewpoint)
+    parallax: bool  # ... but it shows parallax (`parallax_of`: another viewpoint)
     mutual_matches: int  # cross-checked matches the epipolar test ran on
     fundamental_inliers: int
     spread_a: float  # the epipolar inliers' convex hull, as a share of frame a

@@ -48,8 +48,8 @@ class RelationEvidence:
     scene_spread: the smaller share of the two frames those inliers' convex hull covers.
     disagreement: share of the textured shared area whose fine structure differs.
     confined: the fit's inliers cover only a small spot of the shared area.
-    parallax: a fundamental matrix explains clearly more matches than the homography, or a
-        strong second homography explains the matches the first leaves out.
+    parallax: the homography is loose and a fundamental matrix explains clearly more matches,
+        or a strong second homography explains the matches the first leaves out.
     region_scores: the changed regions' scores.
     """
 
