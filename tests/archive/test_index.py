@@ -159,3 +159,19 @@ def test_memory_per_picture_in_the_search_structures_is_small(folder: Path, tmp_
     per_picture = vectors.nbytes / len(ids) + hashes.nbytes / len(ids) + 8
     assert per_picture <= 2048
     assert vectors.dtype == np.float32
+
+
+def test_a_large_archive_gets_inverted_files_that_still_find_a_copy(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from photoloupe.archive import structures
+
+    for i in range(3, 40):
+        jpeg_file(folder / f"p{i}.jpg", scene(200 + i), 85)
+    monkeypatch.setattr(structures, "IVF_FROM", 20)
+    monkeypatch.setattr(structures, "TRAINING_PER_CELL", 1)
+    with Archive(tmp_path / "index", create=True) as archive:
+        archive.add([folder])
+        assert not archive.structures.exact and len(archive.structures) == 40
+        found = archive.search(jpeg_file(tmp_path / "q.jpg", scene(21)[:400, :500], 75))
+    assert [Path(m.path).name for m in found.matches] == ["p1.jpg"]

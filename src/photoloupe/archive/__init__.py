@@ -93,7 +93,8 @@ class Archive:
             self.catalogue, paths, workers=workers, on_total=on_total, on_file=on_file,
             on_added=lambda pid, entry: fresh.append((pid, entry)),
         )  # fmt: skip
-        if len(structures) + len(fresh) == self.catalogue.count():
+        count = self.catalogue.count()
+        if len(structures) + len(fresh) == count and structures.fits(count):
             # Only additions (and extra paths of known pictures): extend what is in memory.
             if fresh:
                 structures.add(
@@ -103,7 +104,8 @@ class Archive:
                 )
             structures.save(self.folder, self.catalogue.generation)
         else:
-            self._structures = None  # a picture was replaced: rebuild from the catalogue
+            # A picture was replaced, or the archive outgrew exact search: rebuild.
+            self._structures = None
             _ = self.structures
         return IndexSummary(
             summary.added, summary.duplicates, summary.skipped, summary.failed,

@@ -274,6 +274,16 @@ class Catalogue:
             hashes = np.stack([np.frombuffer(r[2], np.uint8) for r in rows])
             yield ids, vectors, hashes
 
+    def sample_vectors(self, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ids, descriptors, pdq) of up to `limit` pictures drawn at random (training)."""
+        rows = self.db.execute(
+            "SELECT id, descriptor, pdq FROM pictures ORDER BY random() LIMIT ?", (limit,)
+        ).fetchall()
+        ids = np.array([r[0] for r in rows], np.int64)
+        vectors = np.stack([np.frombuffer(r[1], np.float32) for r in rows])
+        hashes = np.stack([np.frombuffer(r[2], np.uint8) for r in rows])
+        return ids, vectors, hashes
+
     def archived(self, picture_id: int) -> Archived | None:
         row = self.db.execute(
             "SELECT p.id, (SELECT MIN(path) FROM files WHERE picture_id = p.id), p.sha256, "

@@ -1,10 +1,11 @@
 """The public contracts at the bottom of the house: the report (`photoloupe.report/1`),
-comparison (`photoloupe.compare/1`) and corroboration (`photoloupe.corroborate/1`) models. Everything else may import them; they import
+comparison (`photoloupe.compare/1`) and corroboration (`photoloupe.corroborate/1`)
+models. Everything else may import them; they import
 nothing of photoloupe's, so a renderer, the server or an analysis all see one data model.
 
 `python -m photoloupe.schema DIR` writes their JSON Schemas (`report-schema.json`,
-`compare-schema.json`, `corroborate-schema.json`) into DIR; the copies in `docs/` are checked against the models by a
-test.
+`compare-schema.json`, `corroborate-schema.json`) into DIR; the copies in `docs/` are
+checked against the models by a test.
 """
 
 from __future__ import annotations
