@@ -11,6 +11,7 @@ pool: the items it held come back as `Crashed`, and a fresh pool takes the rest.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -64,7 +65,12 @@ def _with_pool(
 ) -> Generator[tuple[T, R], None, list[T]]:
     """Run from `queue` until it is empty (returns []) or the pool breaks (returns the items
     that were in flight)."""
-    with ProcessPoolExecutor(max_workers=workers, initializer=initializer) as pool:
+    # forkserver, not fork: a parent that has already run OpenCV or FAISS holds thread pools
+    # whose locks a forked child can inherit held, and then hangs on its first resize.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(
+        max_workers=workers, initializer=initializer, mp_context=context
+    ) as pool:
         pending: dict[Future[R], T] = {}
         for item in queue:
             pending[pool.submit(fn, item)] = item
