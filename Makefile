@@ -42,11 +42,13 @@ test: lint typecheck
 # the CPU build of torch): the quantisation-table library, detector 2 (features and CNN, the
 # fallback and the edit localisation's windowed detector), detector 3 (twins, encoder
 # embeddings, FSD, heads and stack; about two hours the first time, cached in training/.cache),
-# then the edit-localisation fusion, and the archive's visual vocabulary (a few minutes).
+# then the camera-trace network (about 15 minutes), the edit-localisation fusion (about half an
+# hour: every kind of edit is made and analysed), and the archive's visual vocabulary.
 train: install
 	$(BIN)/python -m training.build_qtable_library
 	$(BIN)/python -m training.train_detector
 	$(BIN)/python -m training.train_detector3
+	$(BIN)/python -m training.train_camera_trace
 	$(BIN)/python -m training.train_fusion
 	$(BIN)/python -m training.train_vocabulary
 

@@ -1,12 +1,16 @@
-"""Benchmark of edit localisation (issue 4): composites, copy-move, pristine photos, speed.
+"""Benchmark of edit localisation (issues 4 and 14): every kind of edit, copy-move, pristine
+photos, speed.
 
-    .venv/bin/python benchmarks/localize.py [--per-photo 3] [--no-speed]
+    .venv/bin/python benchmarks/localize.py [--per-photo 5] [--no-speed]
 
 Sets:
-- **Composites** (`training/composites.py`, test folds only): AI-made areas from generators of
-  `TEST_FOLDS` pasted into camera photos of the same folds (5-25 % of the area, feathered,
-  JPEG 75-95), each beside its twin saved the same way. The windowed AI detector used here is
-  trained without those folds, and the fusion weights were learned on `DEV_FOLDS` only.
+- **Composites** (`training/composites.py`, test folds only): camera photos of `TEST_FOLDS`
+  makes, each edited once per kind (`EDIT_KINDS`: a pasted AI picture from a `TEST_FOLDS`
+  generator, a region regenerated through a latent autoencoder, an inpainted removal, a splice
+  from a test-fold photo of another make, a rotated and scaled copy-move), over 1-25 % of the
+  area, saved at JPEG 70-95 once or twice (a repost), each beside its twin saved the same way.
+  The windowed AI detector used here is trained without those folds; the fusion weights and
+  the camera-trace network were learned on `DEV_FOLDS` only.
 - **Copy-move**: `../shared/data/edited/copymove`, with its masks and pristine originals.
 - **Pristine camera originals**: every photo in `real/camera` and `real/full`, through the full
   shipped `check()`: how often is the verdict "edited"?
@@ -77,6 +81,43 @@ def evaluate(name: str, data: bytes, mask: np.ndarray | None, replace: dict) -> 
     return row
 
 
+def fused_figures(rows: list[dict]) -> tuple[float, float, float, float, float]:
+    """(AUC, F1, IoU, share of composites called edited, share of twins called edited)."""
+    y = np.array([1.0 if r["edited"] else 0.0 for r in rows])
+    s = np.array([r["fused"] if r["fused"] is not None else 0.0 for r in rows])
+    auc = roc_auc(y, s) if 0 < y.sum() < len(y) else float("nan")
+    edited = [r for r in rows if r["edited"]]
+    f1 = float(np.mean([r["pixel"]["fused"][0] for r in edited])) if edited else float("nan")
+    iou = float(np.mean([r["pixel"]["fused"][1] for r in edited])) if edited else float("nan")
+    dec = np.array([r["decision"] for r in rows])
+    return auc, f1, iou, float(dec[y == 1].mean()), float(dec[y == 0].mean())
+
+
+def summarise_groups(rows: list[dict]) -> None:
+    """The fused figures per kind of edit and per saving history."""
+    groups: dict[str, list[dict]] = {"all": rows}
+    for kind in composites.EDIT_KINDS:
+        groups[kind] = [r for r in rows if r["edit"] == kind]
+    groups["saved once, JPEG >= 85"] = [r for r in rows if r["saves"] == 1 and r["quality"] >= 85]
+    groups["saved once, JPEG < 85"] = [r for r in rows if r["saves"] == 1 and r["quality"] < 85]
+    groups["reposted (saved twice)"] = [r for r in rows if r["saves"] == 2]
+    for kind in composites.EDIT_KINDS:
+        groups[f"{kind}, once, JPEG >= 85"] = [
+            r for r in groups[kind] if r["saves"] == 1 and r["quality"] >= 85
+        ]
+        groups[f"{kind}, reposted"] = [r for r in groups[kind] if r["saves"] == 2]
+    print(
+        f"\n{'fused, by group':32s} {'n':>4s} {'AUC':>6s} {'F1':>6s} {'IoU':>6s} "
+        f"{'TPR':>6s} {'FPR':>6s}"
+    )
+    for name, group in groups.items():
+        if not group:
+            continue
+        auc, f1, iou, tpr, fpr = fused_figures(group)
+        n = sum(1 for r in group if r["edited"])
+        print(f"{name:32s} {n:4d} {auc:6.3f} {f1:6.3f} {iou:6.3f} {tpr:6.1%} {fpr:6.1%}")
+
+
 def summarise(rows: list[dict], title: str) -> None:
     y = np.array([1.0 if r["edited"] else 0.0 for r in rows])
     print(f"\n{title}: {int(y.sum())} composites, {int((1 - y).sum())} twins")
@@ -109,15 +150,20 @@ def composites_benchmark(per_photo: int) -> None:
     started = time.perf_counter()
     for sample in composites.samples(composites.TEST_FOLDS, per_photo, originals=False):
         row = evaluate(sample.name.replace("/", "_"), sample.data, sample.mask, replace)
-        row.update(edited=sample.edited, quality=sample.quality)
+        row.update(
+            edited=sample.edited, quality=sample.quality, edit=sample.edit, saves=sample.saves
+        )
         rows.append(row)
+        if len(rows) % 50 == 0:
+            print(f"  {len(rows)} pictures", file=sys.stderr, flush=True)
     took = time.perf_counter() - started
     print(
         f"\n== Composites (test folds {composites.TEST_FOLDS}), {len(rows)} pictures, {took:.0f} s"
     )
-    summarise(rows, "all qualities (75-95)")
-    summarise([r for r in rows if r["quality"] >= 85], "JPEG quality >= 85")
-    summarise([r for r in rows if r["quality"] < 85], "JPEG quality < 85")
+    summarise(rows, "every kind, all qualities (70-95), once or twice")
+    for kind in composites.EDIT_KINDS:
+        summarise([r for r in rows if r["edit"] == kind], f"{kind}")
+    summarise_groups(rows)
 
 
 def copy_move_benchmark() -> None:
@@ -227,7 +273,7 @@ def speed_benchmark() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-photo", type=int, default=3)
+    parser.add_argument("--per-photo", type=int, default=len(composites.EDIT_KINDS))
     parser.add_argument("--no-speed", action="store_true")
     parser.add_argument("--only", choices=("composites", "copymove", "pristine", "speed"))
     args = parser.parse_args()

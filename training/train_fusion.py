@@ -50,8 +50,8 @@ from training import composites, dataset
 from training.metrics import fit_logistic, roc_auc, sigmoid, threshold_for_fpr
 from training.train_detector import load_corpus, model_without
 
-VERSION = "1.0.0"
-PER_PHOTO = 4
+VERSION = "2.0.0"
+PER_PHOTO = len(composites.EDIT_KINDS)  # one composite of each kind per photo
 L2_CHOICES = (1e-1, 1e-2, 1e-3, 1e-4)  # chosen among by cross-validation on the dev split
 L2_PICTURE = 1e-3
 TARGET_FPR = 0.03  # a margin under the 5 % ceiling, which the benchmark checks
@@ -88,14 +88,14 @@ def collect(folds: tuple[int, ...], excluded_detector_folds: tuple[int, ...]) ->
         "ai_regions": partial(analyse_ai_regions, model=detector),
         "copy_move": _not_run,
     }
-    out_dir = dataset.CACHE / "fusion"
+    out_dir = dataset.CACHE / "fusion2"
     out_dir.mkdir(parents=True, exist_ok=True)
     files = []
     samples = composites.samples(folds, PER_PHOTO, whole_originals=composites.DEV_WHOLE_ORIGINALS)
     for i, sample in enumerate(samples):
         path = out_dir / f"{i:05d}.npz"
         files.append(path)
-        if path.exists():
+        if path.exists() and str(np.load(path)["name"]) == sample.name:
             continue
         picture, findings = analyse(sample, replace)
         feats, _ = block_features(picture.height, picture.width, findings, picture.pixels)
@@ -106,6 +106,9 @@ def collect(folds: tuple[int, ...], excluded_detector_folds: tuple[int, ...]) ->
             scores=np.asarray([_score(findings.get(k)) for k in LOCAL_METHODS]),
             kind=sample.kind,
             photo=sample.real_path,
+            name=sample.name,
+            edit=sample.edit or "",
+            saves=sample.saves,
         )
         if i % 50 == 0:
             print(f"  {i} samples", file=sys.stderr, flush=True)
@@ -211,9 +214,10 @@ def fit_weights(files: list[Path]) -> FusionWeights:
     )
     map_threshold, map_f1 = choose_map_threshold(files, partial_weights)
     # 4. picture model
-    rows, labels, kinds, names = [], [], [], []
+    rows, labels, kinds, names, edits = [], [], [], [], []
     for path in files:
         d = np.load(path)
+        edits.append(str(d["edit"]))
         block_p = sigmoid(block_logits(d["feats"], partial_weights).astype(np.float64))
         feats = image_features(block_p.astype(np.float32), {})
         for j, m in enumerate(LOCAL_METHODS):
@@ -224,6 +228,11 @@ def fit_weights(files: list[Path]) -> FusionWeights:
         kinds.append(str(d["kind"]))
     px, py = np.asarray(rows), np.asarray(labels)
     kind = np.asarray(kinds)
+    edit = np.asarray(edits)
+
+    def is_edit(name: str) -> npt.NDArray[np.bool_]:
+        return np.asarray((kind == "composite") & (edit == name))
+
     # Composites weigh half; of the untouched half, camera originals as saved weigh as much
     # as re-saved twins, though they are fewer: most pictures people check were never
     # re-saved by us, and the twins alone would teach that "not re-saved" means "edited".
@@ -254,6 +263,10 @@ def fit_weights(files: list[Path]) -> FusionWeights:
         "dev_tpr": round(float((probability[py == 1] > threshold).mean()), 4),
         "dev_picture_auc": round(roc_auc(py, probability), 4),
         "map_threshold_dev_block_f1": map_f1,
+        "dev_tpr_by_edit": {
+            e: round(float((probability[is_edit(e)] > threshold).mean()), 4)
+            for e in composites.EDIT_KINDS
+        },
     }
     return FusionWeights(
         version=VERSION,

@@ -22,6 +22,8 @@ class Finding:
     notes: plain-language sentences for the report, in English (renderers translate by `codes`).
     codes: stable identifiers of what was found, for translations and for machines.
     evidence_of: "editing", "ai-generation" or None when the finding is informational only.
+    reliability: an optional float32 array in [0, 1] beside `map`, for analyses that know where
+        they can read the picture at all (1 = the map can be trusted here, 0 = not measurable).
     """
 
     score: float | None
@@ -30,6 +32,7 @@ class Finding:
     codes: tuple[str, ...] = ()
     evidence_of: str | None = None
     details: dict[str, object] = field(default_factory=dict)
+    reliability: npt.NDArray[np.float32] | None = None
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,8 @@ LOCAL_METHODS = (
     "cfa",
     "resampling",
     "ai_regions",
+    "wavelet_noise",
+    "camera_trace",
 )
 COPY_MOVE = "copy_move"
 # Standardised inputs are clipped to this many standard deviations: one analysis gone wild on

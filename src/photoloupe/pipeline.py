@@ -153,6 +153,8 @@ def check(
     for key, finding in findings.items():
         if finding.map is not None:
             report.maps[key] = finding.map
+        if finding.reliability is not None:
+            report.maps[f"{key}_reliability"] = finding.reliability
     if localization is not None and localization.map is not None:
         report.maps["edited"] = localization.map
     if options.index is not None:

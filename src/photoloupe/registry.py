@@ -11,6 +11,7 @@ from __future__ import annotations
 from photoloupe.analysis import AnalysisSpec
 from photoloupe.detect import detect_ai
 from photoloupe.forensics.ai_regions import analyse_ai_regions
+from photoloupe.forensics.camera_trace import analyse_camera_trace
 from photoloupe.forensics.cfa import analyse_cfa
 from photoloupe.forensics.copymove import analyse_copy_move
 from photoloupe.forensics.ela import analyse_ela
@@ -61,6 +62,12 @@ ANALYSES: tuple[AnalysisSpec, ...] = (
         analyse_wavelet_noise,
         kind="local",
         area_codes=_codes("wavelet_noise_inconsistent_area"),
+    ),
+    AnalysisSpec(
+        "camera_trace",
+        analyse_camera_trace,
+        kind="local",
+        area_codes=_codes("camera_trace_inconsistent_area"),
     ),
 )
 

@@ -51,6 +51,10 @@ class Measured:
 
     heat: FloatArray
     details: dict[str, object] = field(default_factory=dict)
+    reliability: FloatArray | None = None  # where the measure could read the picture
+    # How much the picture as a whole supports the map (1 for most analyses); the score of the
+    # strongest area is multiplied by it.
+    weight: float = 1.0
 
 
 class BlockMapAnalysis:
@@ -61,6 +65,9 @@ class BlockMapAnalysis:
     uniform: ClassVar[Outcome]
     too_small: ClassVar[Outcome]
     min_side: ClassVar[int]
+    # An area is `found` when the score exceeds this; below it the (weighted) score is still
+    # given, for the fusion to weigh.
+    min_score: ClassVar[float] = 0.0
 
     def measure(self, context: Context) -> Measured | Finding:
         """The heat map, or a finding saying why the picture cannot be measured."""
@@ -79,12 +86,14 @@ class BlockMapAnalysis:
         if isinstance(measured, Finding):
             return measured
         score, area = self.area_score(measured.heat)
+        score *= measured.weight
         details = {**measured.details, "area_fraction": round(area, 4)}
-        outcome = self.found if score > 0 else self.uniform
+        outcome = self.found if score > self.min_score else self.uniform
         return Finding(
             score=score if score > 0 else 0.0,
             notes=(outcome.note,),
             map=np.asarray(measured.heat, dtype=np.float32),
             codes=(outcome.code,),
             details=details,
+            reliability=measured.reliability,
         )
