@@ -190,6 +190,8 @@ def batch(
             continue
         xs += got
         ys += [int(label)] * len(got)
+    if not xs:
+        raise RuntimeError("no textured window in this batch's photos")
     x = np.stack(xs).transpose(0, 3, 1, 2).astype(np.float32) / 255.0
     return x, np.asarray(ys, dtype=np.int64)
 
@@ -280,13 +282,17 @@ def calibrate(
     model = CameraTraceModel(onnx_bytes, sidecar)
     rng = np.random.default_rng(1)
     separations = []
-    for source in sources(composites.DEV_FOLDS)[:limit]:
+    # Only pictures the analysis reads at all (its `min_side`).
+    readable = [s for s in sources(composites.DEV_FOLDS) if min(s.pixels.shape[:2]) >= 4 * WINDOW]
+    for source in readable[:limit]:
         for resaved in (False, True):
             rgb = jpeg(source.pixels, int(rng.integers(70, 96))) if resaved else source.pixels
             grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
             reading = read_traces(rgb, grey, model)
             if reading.mixture is not None:
                 separations.append(reading.evidence)
+    if not separations:
+        raise RuntimeError("no calibration photo could be read; is ../shared/data complete?")
     values = np.asarray(separations)
     p50, p90 = float(np.percentile(values, 50)), float(np.percentile(values, 90))
     return {

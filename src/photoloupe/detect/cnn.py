@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from photoloupe._onnx import cpu_session
+
 CROP = 128
 GRID = 3
 MIN_CNN_SIDE = 32  # the network downsamples twice; below this it has nothing to read
@@ -68,15 +70,7 @@ class CnnModel:
     `model.py` before they reach this class."""
 
     def __init__(self, onnx_bytes: bytes, threads: int = 2) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self._session = ort.InferenceSession(
-            onnx_bytes, sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        self._session = cpu_session(onnx_bytes, threads)
         self._input = self._session.get_inputs()[0].name
 
     def crop_logits(self, rgb: npt.NDArray[np.uint8], grid: int = GRID) -> npt.NDArray[np.float64]:

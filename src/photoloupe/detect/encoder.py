@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from photoloupe._onnx import cpu_session
 from photoloupe.detect.onnx_outputs import GraphEditError, with_node_outputs
 
 SIDE = 224
@@ -134,19 +135,11 @@ class Encoder:
         return encoder
 
     def _start(self, graph: bytes, blocks: list[str], threads: int) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
         # Whatever breaks while the graph is compiled (a damaged wheel, an onnxruntime that
         # cannot run it) means the encoder is unusable: say so, so that the detector falls
         # back to detector 2 instead of failing the analysis.
         try:
-            self._session = ort.InferenceSession(
-                graph, sess_options=options, providers=["CPUExecutionProvider"]
-            )
+            self._session = cpu_session(graph, threads)
         except Exception as exc:
             raise EncoderUnavailable(f"the encoder graph could not be loaded: {exc}") from exc
         self._input = self._session.get_inputs()[0].name

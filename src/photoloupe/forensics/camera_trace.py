@@ -45,6 +45,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from photoloupe._onnx import cpu_session
 from photoloupe.analysis import Context
 from photoloupe.findings import Finding
 from photoloupe.forensics.block_map import BlockMapAnalysis, Measured, Outcome
@@ -89,20 +90,12 @@ class CameraTraceModel:
     its sidecar before they are loaded."""
 
     def __init__(self, onnx_bytes: bytes, sidecar: dict[str, Any], threads: int = 2) -> None:
-        import onnxruntime as ort
-
         digest = hashlib.sha256(onnx_bytes).hexdigest()
         if digest != sidecar.get("sha256"):
             raise ValueError("camera_trace.onnx does not match its recorded sha256; make train")
         if (sidecar.get("window"), sidecar.get("stride")) != (WINDOW, STRIDE):
             raise ValueError("camera_trace.onnx was made for other windows; run make train")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self._session = ort.InferenceSession(
-            onnx_bytes, sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        self._session = cpu_session(onnx_bytes, threads)
         self._input = self._session.get_inputs()[0].name
         self.sha256 = digest
         self.version = str(sidecar.get("version"))
@@ -153,19 +146,32 @@ def host_direction(vectors: FloatArray, weights: FloatArray) -> FloatArray:
 
 def fit_host_and_anomaly(distances: FloatArray, weights: FloatArray) -> Mixture:
     """EM for two Gaussians over each window's distance (n,) from the host's traces, each
-    window counted by its weight (its reliability). The component nearer the host is the host;
-    the other, at most `MAX_ANOMALY_SHARE` of the windows, the anomaly."""
-    x = np.asarray(distances, dtype=np.float64)
-    w = np.asarray(weights, dtype=np.float64)
-    total = max(float(w.sum()), 1e-9)
-    # Start with the farthest fifth as the anomaly.
-    resp = (x >= np.quantile(x, 0.8)).astype(np.float64)
+    window counted by its weight (its reliability). Only windows of weight at least
+    `RELIABLE` are fitted; every window then gets its posterior. The component nearer the host
+    is the host; the other is the anomaly, and there is none when it would hold more than
+    `MAX_ANOMALY_SHARE` of the fitted weight, or almost none of it."""
+    x_all = np.asarray(distances, dtype=np.float64)
+    w_all = np.asarray(weights, dtype=np.float64)
+    none = Mixture(np.zeros(x_all.shape, np.float32), 0.0, 0.0)
+    fitted = w_all >= RELIABLE
+    if int(fitted.sum()) < 4:
+        return none
+    x, w = x_all[fitted], w_all[fitted]
+    total = float(w.sum())
+    # Start with the farthest fifth (by weight) as the anomaly; strictly beyond the quantile,
+    # so that tied distances (flat or clipped areas give equal vectors) never all start there.
+    order = np.argsort(x)
+    cumulative = np.cumsum(w[order]) / total
+    cut = x[order][min(int(np.searchsorted(cumulative, 0.8)), x.size - 1)]
+    resp = (x > cut).astype(np.float64)
+    if not resp.any():
+        return none
     floor = 1e-6 + 1e-4 * float(np.var(x))
     params: list[tuple[float, float, float]] = []
     for _ in range(EM_ITERATIONS):
         params = []
         for r in (1 - resp, resp):
-            rw = r * w + 1e-9
+            rw = r * w + 1e-12
             mean = float((rw * x).sum() / rw.sum())
             var = float((rw * (x - mean) ** 2).sum() / rw.sum()) + floor
             params.append((mean, var, float(rw.sum()) / total))
@@ -178,11 +184,16 @@ def fit_host_and_anomaly(distances: FloatArray, weights: FloatArray) -> Mixture:
         resp = new
         if converged:
             break
-    (m0, v0, _), (m1, _, _) = params
-    if m1 <= m0:  # the "anomaly" is nearer the host than the host: there is none
-        return Mixture(np.zeros(x.shape, np.float32), 0.0, 0.0)
+    (m0, v0, _), (m1, v1, _) = params
     share = float((resp * w).sum() / total)
-    return Mixture(resp.astype(np.float32), share, float((m1 - m0) / np.sqrt(v0)))
+    # An "anomaly" nearer the host than the host, holding the majority, or (almost) empty
+    # is no anomaly.
+    if m1 <= m0 or share > MAX_ANOMALY_SHARE or share * total < 1.0:
+        return none
+    log_host = -0.5 * ((x_all - m0) ** 2 / v0 + np.log(v0)) + np.log(1 - share)
+    log_anom = -0.5 * ((x_all - m1) ** 2 / v1 + np.log(v1)) + np.log(share)
+    posterior = 1.0 / (1.0 + np.exp(np.clip(log_host - log_anom, -50, 50)))
+    return Mixture(posterior.astype(np.float32), share, float((m1 - m0) / np.sqrt(v0)))
 
 
 def windows_to_cells(values: FloatArray, weight: FloatArray) -> FloatArray:
@@ -251,8 +262,9 @@ class CameraTraceAnalysis(BlockMapAnalysis):
     )
     uniform = Outcome(
         "camera_trace_consistent",
-        "The camera traces are consistent across the areas that could be read: no evidence "
-        "of a region from another source.",
+        "The camera traces do not separate into two sources with confidence: no evidence of "
+        "a region from another source. Its map shows where the traces differ most, which "
+        "untouched photos show too.",
     )
     too_small = Outcome(
         "camera_trace_too_small", "The picture is too small to compare camera traces."
