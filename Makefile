@@ -42,7 +42,7 @@ test: lint typecheck
 # the CPU build of torch): the quantisation-table library, detector 2 (features and CNN, the
 # fallback and the edit localisation's windowed detector), detector 3 (twins, encoder
 # embeddings, FSD, heads and stack; about two hours the first time, cached in training/.cache),
-# then the camera-trace network (about 15 minutes), the edit-localisation fusion (about half an
+# then the camera-trace network (about 12 minutes), the edit-localisation fusion (about half an
 # hour: every kind of edit is made and analysed), and the archive's visual vocabulary.
 train: install
 	$(BIN)/python -m training.build_qtable_library

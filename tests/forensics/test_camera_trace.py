@@ -143,6 +143,40 @@ def test_the_untouched_photo_gives_no_region(quality: int) -> None:
     assert (finding.score or 0.0) < 0.5
 
 
+@pytest.mark.parametrize("size", [(256, 256), (257, 1100), (1100, 300), (1500, 1333)])
+def test_odd_sizes_give_maps_on_the_fusion_grid_with_a_reliability_beside(
+    size: tuple[int, int],
+) -> None:
+    rng = np.random.default_rng(4)
+    h, w = size
+    rgb = np.clip(128 + rng.normal(0, 12, (h, w, 3)), 0, 255).astype(np.uint8)
+    rgb[: h // 3] = 200  # a flat band: unreliable there
+    finding = analyse_camera_trace(load_picture(_jpeg(rgb, 90)))
+    assert finding.map is not None and finding.reliability is not None
+    grid = (-(-h // STRIDE), -(-w // STRIDE))
+    assert finding.map.shape == finding.reliability.shape == grid
+    for array in (finding.map, finding.reliability):
+        assert np.isfinite(array).all() and array.min() >= 0.0 and array.max() <= 1.0
+    # The flat band is unreliable, and the map says nothing there.
+    band = max(1, (h // 3) // STRIDE - 2)
+    assert finding.reliability[:band].max() == 0.0 and finding.map[:band].max() == 0.0
+    assert finding.score is not None and 0.0 <= finding.score <= 1.0
+
+
+def test_ties_and_a_majority_give_no_anomaly_instead_of_a_half_everywhere() -> None:
+    tied = fit_host_and_anomaly(np.array([0.1] * 90 + [0.5] * 10), np.ones(100))
+    assert tied.posterior[:90].max() < 0.01 and tied.posterior[90:].min() > 0.99
+    rng = np.random.default_rng(5)
+    majority = np.concatenate([rng.normal(0.1, 0.02, 30), rng.normal(0.5, 0.05, 70)])
+    assert fit_host_and_anomaly(majority, np.ones(100)).posterior.max() == 0.0
+    # Unreliable windows do not steal the anomaly from the real one.
+    x = np.concatenate(
+        [rng.normal(0.1, 0.02, 300), rng.normal(0.5, 0.05, 40), rng.normal(0.9, 0.02, 200)]
+    )
+    w = np.concatenate([np.ones(340), np.full(200, 0.01)])
+    assert fit_host_and_anomaly(x, w).posterior[300:340].mean() > 0.9
+
+
 def test_it_is_registered_as_a_local_analysis() -> None:
     (spec,) = [s for s in ANALYSES if s.name == "camera_trace"]
     assert spec.kind == "local" and spec.run is analyse_camera_trace

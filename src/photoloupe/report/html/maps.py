@@ -40,5 +40,6 @@ class MapsSection(Builder):
         for name, arr in maps.items():
             if name in used:
                 continue
-            views.append(MapView(Cell(name, ltr=True), (), (), self.map_picture(arr)))
+            # Maps beside an analysis's own (its reliability) are named by the catalogue.
+            views.append(MapView(self.opt("ui.map.", name), (), (), self.map_picture(arr)))
         return views
