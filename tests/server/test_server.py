@@ -318,3 +318,33 @@ def test_database_urls(tmp_path: Path) -> None:
         open_store(f"postgresql:///desk?host={tmp_path}&port=1", tmp_path)
     with pytest.raises(UnsupportedDatabase):
         open_store("mysql://x", tmp_path)
+
+
+def test_a_malformed_multipart_body_is_422_invalid_request(tmp_path: Path) -> None:
+    with make_client(tmp_path) as client:
+        r = client.post(
+            "/api/v1/check",
+            content=b"--xx\r\nnot a part header at all",
+            headers={"content-type": "multipart/form-data; boundary=xx"},
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["code"] == "invalid_request"
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_every_answer_says_nosniff_and_how_it_may_be_cached(tmp_path: Path) -> None:
+    with make_client(tmp_path, token="s3cret") as client:
+        answers = {
+            "json error": client.get("/api/v1/reports/" + "0" * 32, headers=_bearer("s3cret")),
+            "refused": client.get("/api/v1/reports/" + "0" * 32),
+            "health": client.get("/api/v1/health"),
+        }
+        for name, r in answers.items():
+            assert r.headers.get("x-content-type-options") == "nosniff", name
+            assert r.headers.get("cache-control") == "no-store", name
+        assert answers["refused"].status_code == 401
+        script = client.get("/static/desk.js", headers=_bearer("s3cret"))
+        assert script.status_code == 200 and script.headers["cache-control"] == "no-cache"

@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from photoloupe._version import __version__
 from photoloupe.schema.compare import COMPARE_SCHEMA_ID
@@ -87,10 +87,15 @@ class Desk:
 
         try:
             form = await request.form(max_files=len(fields), max_fields=len(fields) + 4)
-        except HTTPException:
-            raise
+        except HTTPException as exc:
+            if exc.status_code != 400:  # 413 from the body limit stays 413
+                raise
+            raise ApiError(422, "invalid_request", f"The request body: {exc.detail}") from None
         except Exception:
-            raise ApiError(400, "bad_request", "The request body is not a readable form.") from None
+            # docs/server.md promises 422 for a malformed request body, as for a missing field.
+            raise ApiError(
+                422, "invalid_request", "The request body is not a readable multipart form."
+            ) from None
         uploads: list[Upload] = []
         try:
             for field in fields:
@@ -297,6 +302,35 @@ class GuardMiddleware:
         await self.app(scope, receive, send)
 
 
+class ResponseHeaders:
+    """Headers every answer carries: `nosniff` (a JSON error must never be sniffed into HTML),
+    and `Cache-Control` (reports and PDFs of private cases must not sit in a proxy's cache;
+    the desk's own script and style may be kept, but revalidated)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = str(scope.get("path", "")).startswith("/static/")
+        cache = b"no-cache" if static else b"no-store"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                if b"x-content-type-options" not in names:
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                if b"cache-control" not in names:
+                    headers.append((b"cache-control", cache))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 class PerRouteBodyLimit(BodyLimitMiddleware):
     """A comparison carries two files, so its body may be twice one file's limit."""
 
@@ -333,6 +367,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         token=config.token,
         limiter=RateLimiter(config.rate_per_minute, config.rate_burst),
     )
+    app.add_middleware(ResponseHeaders)  # outermost: also on the guard's 401 and 429
     _errors(app)
 
     # Pages first: `/api/v1/reports/{id}.pdf` must match before the JSON route.

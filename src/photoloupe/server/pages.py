@@ -22,6 +22,7 @@ from fastapi import FastAPI, Query, Response
 from fastapi.responses import HTMLResponse
 
 from photoloupe.i18n import catalogue, t
+from photoloupe.report.visible import visible_name
 from photoloupe.server.http import ApiError, CaseId, Lang, html_response
 
 if TYPE_CHECKING:
@@ -63,13 +64,15 @@ def _dir(lang: str) -> str:
 
 @cache
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("photoloupe.server", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["visible"] = visible_name  # file names: overrides and controls shown
+    return env
 
 
 def _render(name: str, lang: str, **values: Any) -> str:

@@ -25,6 +25,7 @@ from photoloupe.report.html.maps import MapsSection
 from photoloupe.report.html.provenance import ProvenanceSection
 from photoloupe.report.html.view import Cell, Document, Page
 from photoloupe.report.images import encode_png, map_to_png
+from photoloupe.report.visible import visible_name
 from photoloupe.schema.report import Report
 
 __all__ = ["encode_png", "map_to_png", "render_html", "render_html_document", "write_html"]
@@ -65,7 +66,7 @@ class PageBuilder(EvidenceSection, ProvenanceSection, MapsSection, FileSection):
         page.warnings = [self.english(w) for w in r.warnings]
         if r.corroboration is not None:
             page.corroboration = corroboration_view(r.corroboration, self.lang, self.match_link)
-        page.file_name = r.file.name
+        page.file_name = visible_name(r.file.name)
         page.created = r.created
         page.tool = f"{r.tool.name} {r.tool.version}"
         page.schema_id = r.schema_id
@@ -77,7 +78,7 @@ class PageBuilder(EvidenceSection, ProvenanceSection, MapsSection, FileSection):
 
 @cache
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("photoloupe.report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -85,6 +86,8 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["visible"] = visible_name  # file names: overrides and controls shown
+    return env
 
 
 def render_html(report: Report, lang: str = "en", *, match_link: MatchLink | None = None) -> str:

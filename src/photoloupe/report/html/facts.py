@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from photoloupe.report.html.base import Builder
 from photoloupe.report.html.view import Cell, Row
+from photoloupe.report.visible import visible_name
 
 
 class FileSection(Builder):
     def file_facts(self) -> list[Row]:
         f = self.report.file
         rows = [
-            Row(self.ui("ui.file.name"), (Cell(f.name, ltr=True),)),
+            Row(self.ui("ui.file.name"), (Cell(visible_name(f.name), ltr=True),)),
             Row(self.ui("ui.file.format"), (Cell(f.format, ltr=True),)),
             Row(self.ui("ui.file.mime"), (Cell(f.mime, mono=True),)),
         ]
