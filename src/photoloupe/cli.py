@@ -382,6 +382,13 @@ def serve_command(
         Path | None,
         typer.Option("--index", help="Search every upload in this archive index."),
     ] = None,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-proxy",
+            help="Address of a reverse proxy whose X-Forwarded-For is believed (repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Run the newsroom desk: a web page and a REST API (see docs/server.md)."""
     import uvicorn
@@ -397,6 +404,7 @@ def serve_command(
         rate_per_minute=rate,
         workers=workers,
         index=index,
+        trusted_proxies=frozenset(trusted_proxy or ()),
     )
     if index is not None:
         _open_index(index, as_json=False).close()  # refuse a bad index before serving

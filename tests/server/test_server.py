@@ -348,3 +348,23 @@ def test_every_answer_says_nosniff_and_how_it_may_be_cached(tmp_path: Path) -> N
         assert answers["refused"].status_code == 401
         script = client.get("/static/desk.js", headers=_bearer("s3cret"))
         assert script.status_code == 200 and script.headers["cache-control"] == "no-cache"
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket(tmp_path: Path) -> None:
+    # TestClient's peer address is "testclient"; as a trusted proxy, its X-Forwarded-For counts.
+    with make_client(
+        tmp_path, rate_burst=2, rate_per_minute=0.1, trusted_proxies=frozenset({"testclient"})
+    ) as client:
+
+        def cases(forwarded: str) -> int:
+            return client.get("/api/v1/cases", headers={"X-Forwarded-For": forwarded}).status_code
+
+        assert [cases("1.1.1.1") for _ in range(3)] == [200, 200, 429]
+        assert cases("2.2.2.2") == 200  # another client behind the same proxy
+        assert cases("9.9.9.9, 1.1.1.1") == 429  # a forged left-most entry changes nothing
+    with make_client(tmp_path / "plain", rate_burst=2, rate_per_minute=0.1) as client:
+        codes = [
+            client.get("/api/v1/cases", headers={"X-Forwarded-For": f"{i}.0.0.1"}).status_code
+            for i in range(3)
+        ]
+        assert codes == [200, 200, 429]  # untrusted: the header is ignored

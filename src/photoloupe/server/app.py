@@ -272,13 +272,46 @@ def _too_large(config: ServerConfig) -> str:
     return f"The upload is larger than the limit of {config.max_upload_bytes / MB:g} MB."
 
 
+def client_address(peer: str, headers: list[tuple[bytes, bytes]], trusted: frozenset[str]) -> str:
+    """The address a request counts against: the peer, or, when the peer is a trusted proxy,
+    the nearest address in `X-Forwarded-For` that is not itself a trusted proxy (the entries
+    further left were written by the client and prove nothing).
+
+    >>> proxy = frozenset({"10.0.0.1"})
+    >>> client_address("10.0.0.1", [(b"x-forwarded-for", b"6.6.6.6, 1.2.3.4")], proxy)
+    '1.2.3.4'
+    >>> client_address("5.5.5.5", [(b"x-forwarded-for", b"1.2.3.4")], proxy)
+    '5.5.5.5'
+    """
+    if peer not in trusted:
+        return peer
+    hops = [
+        hop.strip()
+        for name, value in headers
+        if name.lower() == b"x-forwarded-for"
+        for hop in value.decode("latin-1").split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(hops):
+        if hop not in trusted:
+            return hop
+    return peer
+
+
 class GuardMiddleware:
     """Token and rate limit, answered before the request body is read."""
 
-    def __init__(self, app: ASGIApp, token: str | None, limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        token: str | None,
+        limiter: RateLimiter,
+        trusted_proxies: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.token = token.encode() if token else None
         self.limiter = limiter
+        self.trusted_proxies = trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") == HEALTH:
@@ -293,7 +326,10 @@ class GuardMiddleware:
                 await response(scope, receive, send)
                 return
         client = scope.get("client")
-        wait = self.limiter.take(client[0] if client else "unknown")
+        address = client_address(
+            client[0] if client else "unknown", scope.get("headers", []), self.trusted_proxies
+        )
+        wait = self.limiter.take(address)
         if wait > 0:
             body = error_body("rate_limited", "Too many requests from this address; slow down.")
             response = JSONResponse(body, 429, headers={"Retry-After": str(int(wait) + 1)})
@@ -366,6 +402,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         GuardMiddleware,
         token=config.token,
         limiter=RateLimiter(config.rate_per_minute, config.rate_burst),
+        trusted_proxies=config.trusted_proxies,
     )
     app.add_middleware(ResponseHeaders)  # outermost: also on the guard's 401 and 429
     _errors(app)

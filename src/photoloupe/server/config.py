@@ -31,3 +31,7 @@ class ServerConfig:
     # An archive index folder (`photoloupe index`): each upload is searched in it, and its
     # report lists the matches, each linked to a side-by-side comparison.
     index: Path | None = None
+    # Addresses of reverse proxies whose `X-Forwarded-For` is believed: behind one, every
+    # client would otherwise share the proxy's rate-limit bucket. Empty: the header is ignored
+    # (anybody could send it).
+    trusted_proxies: frozenset[str] = frozenset()
