@@ -367,7 +367,12 @@ def serve_command(
         ),
     ] = None,
     token: Annotated[
-        str | None, typer.Option("--token", help="Require 'Authorization: Bearer TOKEN'.")
+        list[str] | None,
+        typer.Option(
+            "--token",
+            help="Require this token: 'Authorization: Bearer TOKEN' for the API, sign-in for "
+            "the pages (repeatable: one per person).",
+        ),
     ] = None,
     max_upload_mb: Annotated[
         int, typer.Option("--max-upload-mb", min=1, help="Largest upload accepted.")
@@ -389,17 +394,28 @@ def serve_command(
             help="Address of a reverse proxy whose X-Forwarded-For is believed (repeatable).",
         ),
     ] = None,
+    keep_days: Annotated[
+        float | None,
+        typer.Option("--keep-days", min=0.001, help="Purge cases older than this many days."),
+    ] = None,
+    store_quota_gb: Annotated[
+        float,
+        typer.Option("--store-quota-gb", min=0.001, help="Most disk the kept uploads may use."),
+    ] = 20.0,
 ) -> None:
     """Run the newsroom desk: a web page and a REST API (see docs/server.md)."""
     import uvicorn
 
     from photoloupe.server import ServerConfig, create_app
+    from photoloupe.server.protocol import uvicorn_config
     from photoloupe.server.storage import UnsupportedDatabase
 
     config = ServerConfig(
         data_dir=data,
         db_url=db,
-        token=token or None,
+        tokens=tuple(t for t in token or () if t),
+        keep_days=keep_days,
+        store_quota_bytes=int(store_quota_gb * 1024**3),
         max_upload_bytes=max_upload_mb * 1024 * 1024,
         rate_per_minute=rate,
         workers=workers,
@@ -416,7 +432,8 @@ def serve_command(
     except OSError as exc:
         stderr.print(f"Cannot use the data folder {data}: {exc.strerror or exc}")
         raise typer.Exit(EXIT_USAGE) from None
-    uvicorn.run(server_app, host=host, port=port, log_level="info")
+    served = uvicorn_config(server_app, host=host, port=port, header_timeout=config.header_timeout)
+    uvicorn.Server(served).run()
     raise typer.Exit(EXIT_OK)
 
 

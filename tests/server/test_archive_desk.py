@@ -29,7 +29,9 @@ def test_an_upload_lists_its_archive_matches_linked_to_a_comparison(
 ) -> None:
     viral = jpeg_bytes(scene(70)[20:440, 30:600], 70)
     with make_client(tmp_path, index=index) as client:
-        r = client.post("/api/v1/check", files={"file": ("viral.jpg", viral, "image/jpeg")})
+        r = client.post(
+            "/api/v1/check?wait=120", files={"file": ("viral.jpg", viral, "image/jpeg")}
+        )
         assert r.status_code == 200, r.text
         body = r.json()
         report = Report.model_validate(body["report"])

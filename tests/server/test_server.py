@@ -40,19 +40,19 @@ def desk(
     # The shipped configuration: analyses in worker processes; once per database backend.
     data = tmp_path_factory.mktemp("desk")
     if request.param == "sqlite":
-        with make_client(data, pool="process", queue=64) as client:
+        with make_client(data, pool="process") as client:
             yield client
         return
     with (
         fresh_database(request.getfixturevalue("postgres_server")) as url,
-        make_client(data, pool="process", queue=64, db_url=url) as client,
+        make_client(data, pool="process", db_url=url) as client,
     ):
         yield client
 
 
 @pytest.fixture(scope="module")
 def harbour(desk: TestClient) -> dict[str, Any]:
-    r = desk.post("/api/v1/check", files={"file": ("harbour.jpg", HARBOUR, "image/jpeg")})
+    r = desk.post("/api/v1/check?wait=120", files={"file": ("harbour.jpg", HARBOUR, "image/jpeg")})
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
     return body
@@ -72,13 +72,14 @@ def test_check_returns_a_valid_report(harbour: dict[str, Any]) -> None:
 
 
 def test_same_file_twice_is_one_analysis(desk: TestClient, harbour: dict[str, Any]) -> None:
-    analyser = desk.app.state.desk.analyser  # type: ignore[attr-defined]
-    before = analyser.started
+    runner = desk.app.state.desk.runner  # type: ignore[attr-defined]
+    before = runner.started
     r = desk.post("/api/v1/check", files={"file": ("again.jpg", HARBOUR, "image/jpeg")})
-    assert r.status_code == 200
+    # Already stored: the job is done at once, without a wait.
+    assert r.status_code == 200 and r.json()["job"]["state"] == "done"
     assert r.json()["id"] == harbour["id"]
     assert r.json()["report"]["created"] == harbour["report"]["created"]
-    assert analyser.started == before
+    assert runner.started == before
     data: Path = desk.app.state.desk.config.data_dir  # type: ignore[attr-defined]
     stored = [p.name for p in (data / "uploads").rglob("*") if p.is_file()]
     sha = harbour["report"]["file"]["sha256"]
@@ -105,7 +106,7 @@ def test_compare(desk: TestClient) -> None:
         "original": ("harbour.jpg", HARBOUR, "image/jpeg"),
         "suspect": ("viral.jpg", EDITED, "image/jpeg"),
     }
-    r = desk.post("/api/v1/compare", files=files)
+    r = desk.post("/api/v1/compare?wait=120", files=files)
     assert r.status_code == 200, r.text
     comparison = Comparison.model_validate(r.json()["comparison"])
     assert comparison.relation == "edited"
@@ -126,7 +127,7 @@ def test_cases_paging_and_search(tmp_path: Path, db_url: str) -> None:
     with make_client(tmp_path, db_url=db_url) as client:
         ids = []
         for name, data in (("first.jpg", HARBOUR), ("second.jpg", EDITED)):
-            r = client.post("/api/v1/check", files={"file": (name, data, "image/jpeg")})
+            r = client.post("/api/v1/check?wait=120", files={"file": (name, data, "image/jpeg")})
             assert r.status_code == 200
             ids.append((r.json()["id"], r.json()["report"]["file"]["sha256"]))
         page1 = client.get("/api/v1/cases?per_page=1").json()
@@ -230,7 +231,9 @@ def test_no_path_traversal(tmp_path: Path, path: str) -> None:
         assert "root:" not in r.text and "error" in r.json()
 
 
-def test_busy_pool_is_503(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_busy_pool_queues_instead_of_refusing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     release = threading.Event()
     real = jobs_module.check_job
 
@@ -238,19 +241,28 @@ def test_busy_pool_is_503(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         release.wait(30)
         return real(*args)
 
-    monkeypatch.setattr("photoloupe.server.app.check_job", slow)
-    with make_client(tmp_path, workers=1, queue=0) as client, ThreadPoolExecutor(1) as ex:
-        first = ex.submit(client.post, "/api/v1/check", files={"file": ("a.jpg", HARBOUR)})
-        analyser = client.app.state.desk.analyser  # type: ignore[attr-defined]
-        for _ in range(200):
-            if analyser.in_flight:
-                break
-            threading.Event().wait(0.05)
-        r = client.post("/api/v1/check", files={"file": ("b.jpg", EDITED)})
-        assert r.status_code == 503 and r.headers["retry-after"]
-        assert r.json()["error"]["code"] == "busy"
+    monkeypatch.setattr(jobs_module, "check_job", slow)
+    with make_client(tmp_path, workers=1) as client:
+        first = client.post("/api/v1/check", files={"file": ("a.jpg", HARBOUR)})
+        second = client.post("/api/v1/check", files={"file": ("b.jpg", EDITED)})
+        # Both accepted at once, whatever the pool is doing: 202 and where to ask.
+        assert (first.status_code, second.status_code) == (202, 202)
+        job = second.json()["job"]
+        assert job["state"] == "queued" and second.headers["location"] == job["location"]
+        assert client.get(job["location"]).json()["job"]["state"] == "queued"
         release.set()
-        assert first.result().status_code == 200
+        done = client.get(job["location"] + "?wait=120").json()
+        assert done["job"]["state"] == "done" and done["report"]["file"]["name"] == "b.jpg"
+
+
+def test_503_only_when_the_store_is_over_its_quota(tmp_path: Path) -> None:
+    with make_client(tmp_path, store_quota_bytes=len(HARBOUR) + 1000) as client:
+        assert client.post("/api/v1/check", files={"file": ("a.jpg", HARBOUR)}).status_code == 202
+        r = client.post("/api/v1/check", files={"file": ("b.jpg", EDITED)})
+        assert r.status_code == 503 and r.json()["error"]["code"] == "store_full"
+        assert int(r.headers["retry-after"]) > 0
+        # The refused upload left nothing behind.
+        assert not any((tmp_path / "incoming").iterdir())
 
 
 def test_concurrent_uploads_good_and_hostile(tmp_path: Path, db_url: str) -> None:
@@ -262,10 +274,10 @@ def test_concurrent_uploads_good_and_hostile(tmp_path: Path, db_url: str) -> Non
         b"GIF89a\xff\xff\xff\xff",
     ]
     uploads = [HARBOUR, EDITED, *hostile] * 3
-    with make_client(tmp_path, queue=32, db_url=db_url) as client:
+    with make_client(tmp_path, db_url=db_url) as client:
 
         def post(data: bytes) -> int:
-            r = client.post("/api/v1/check", files={"file": ("f.jpg", data)})
+            r = client.post("/api/v1/check?wait=120", files={"file": ("f.jpg", data)})
             return r.status_code
 
         with ThreadPoolExecutor(8) as ex:
@@ -273,7 +285,7 @@ def test_concurrent_uploads_good_and_hostile(tmp_path: Path, db_url: str) -> Non
         assert all(c < 500 for c in codes), codes
         assert codes.count(200) >= 2 and 422 in codes
         # Identical good files were analysed once each.
-        assert client.app.state.desk.analyser.started <= 2 + len(hostile) * 3  # type: ignore[attr-defined]
+        assert client.app.state.desk.runner.started <= 2 + len(hostile) * 3  # type: ignore[attr-defined]
         assert client.get("/api/v1/cases").json()["total"] == 2
 
 

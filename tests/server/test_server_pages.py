@@ -31,7 +31,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 
 @pytest.fixture(scope="module")
 def harbour(desk: TestClient) -> str:
-    r = desk.post("/api/v1/check", files={"file": ("harbour.jpg", HARBOUR, "image/jpeg")})
+    r = desk.post("/api/v1/check?wait=120", files={"file": ("harbour.jpg", HARBOUR, "image/jpeg")})
     assert r.status_code == 200, r.text
     case_id: str = r.json()["id"]
     return case_id
@@ -91,7 +91,7 @@ def test_report_page_has_bar(desk: TestClient, harbour: str, lang: str) -> None:
 
 def test_history_page(desk: TestClient, harbour: str) -> None:
     r = desk.post(
-        "/api/v1/compare",
+        "/api/v1/compare?wait=120",
         files={
             "original": ("harbour.jpg", HARBOUR, "image/jpeg"),
             "suspect": ("harbour-edited.jpg", EDITED, "image/jpeg"),

@@ -1,7 +1,10 @@
 """The desk's FastAPI application: `create_app(ServerConfig(...))`.
 
-Layers, outermost first: the guard (token, rate limit: answers before any body is read), the
-body size limit (while the body streams), then the routes. Every error reaches the client as
+Layers, outermost first: the headers every answer carries; the guard (rate limit, then token
+or session and CSRF: answered before any body is read); the body's read deadlines and its size
+limit (while it streams); then the routes. An upload is checked cheaply, kept under its sha256
+and queued as a job in the database (`jobs.JobRunner` runs it), and the client gets 202 and the
+job, or, with `?wait=`, the report once it is ready. Every error reaches the client as
 `{"error": {"code", "message"}}`, never a traceback.
 """
 
@@ -9,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,18 +29,29 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from photoloupe._version import __version__
+from photoloupe.errors import PhotoloupeError
+from photoloupe.io import Limits
+from photoloupe.io.probe import probe_file
 from photoloupe.schema.compare import COMPARE_SCHEMA_ID
 from photoloupe.schema.report import SCHEMA_ID
 from photoloupe.server import pages
+from photoloupe.server.auth import CSRF_HEADER, OPEN, Auth, Sessions, cookie_value
 from photoloupe.server.config import MB, ServerConfig
-from photoloupe.server.http import ApiError, CaseId, html_response
-from photoloupe.server.jobs import Analyser, Busy, JobFailed, JobResult, check_job, compare_job
-from photoloupe.server.limits import BodyLimitMiddleware, RateLimiter, error_body
+from photoloupe.server.http import ApiError, CaseId, JobId, Wait, html_response
+from photoloupe.server.jobs import JobRunner, now
+from photoloupe.server.limits import (
+    BodyLimitMiddleware,
+    BodyTimeoutMiddleware,
+    RateLimiter,
+    error_body,
+)
 from photoloupe.server.storage import (
     SHA256_PATTERN,
     Case,
     CaseStore,
     Files,
+    Job,
+    Kind,
     check_key,
     clean_name,
     compare_key,
@@ -45,16 +61,21 @@ from photoloupe.server.storage import (
 
 API = "/api/v1"
 HEALTH = f"{API}/health"
-RETRY_AFTER_BUSY = 10
+RETRY_AFTER_FULL = 60
+FORM_WAIT = 30.0  # a plain form post waits this long for its report, then shows the job page
+PURGE_SECONDS = 3600.0
+log = logging.getLogger("photoloupe.server")
 _CODES = {
     400: "bad_request",
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "timeout",
     413: "too_large",
     422: "invalid_request",
     429: "rate_limited",
-    503: "busy",
+    503: "unavailable",
 }
 _UPLOAD_BODY = {
     "requestBody": {
@@ -69,26 +90,44 @@ class Upload:
     sha256: str
     name: str
     temp: str | None  # still to be moved to its sha256 name, or deleted
+    size: int = 0
+
+
+@dataclass
+class Received:
+    uploads: list[Upload]
+    fields: dict[str, str]  # the form's text fields (lang, csrf)
 
 
 class Desk:
-    """What the routes share: configuration, the case store, the files and the pool."""
+    """What the routes share: configuration, sessions, the case store, the files and the
+    job runner."""
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.files = Files(config.data_dir)
         self.store: CaseStore = open_store(config.db_url, config.data_dir)
-        self.analyser = Analyser(config.workers, config.queue, config.pool)
+        self.sessions = Sessions(config.accepted_tokens(), config.data_dir / "session.key")
+        index = str(config.index) if config.index is not None else None
+        self.runner = JobRunner(
+            self.store,
+            self.files,
+            workers=config.workers,
+            pool=config.pool,
+            max_bytes=config.max_upload_bytes,
+            index=index,
+        )
+        self.limits = Limits(max_bytes=config.max_upload_bytes)
 
     # -- uploads
 
-    async def receive(self, request: Request, fields: tuple[str, ...]) -> list[Upload]:
+    async def receive(self, request: Request, fields: tuple[str, ...]) -> Received:
         import hashlib
 
         try:
             form = await request.form(max_files=len(fields), max_fields=len(fields) + 4)
         except HTTPException as exc:
-            if exc.status_code != 400:  # 413 from the body limit stays 413
+            if exc.status_code != 400:  # 413 from the body limit and 408 stay as they are
                 raise
             raise ApiError(422, "invalid_request", f"The request body: {exc.detail}") from None
         except Exception:
@@ -118,12 +157,14 @@ class Desk:
                         digest.update(chunk)
                         fh.write(chunk)
                 upload.sha256 = digest.hexdigest()
+                upload.size = size
+            text = {k: v for k, v in form.items() if isinstance(v, str)}
         except BaseException:
             self.discard(uploads)
             raise
         finally:
             await form.close()
-        return uploads
+        return Received(uploads, text)
 
     def discard(self, uploads: list[Upload]) -> None:
         for upload in uploads:
@@ -132,119 +173,124 @@ class Desk:
                     os.unlink(upload.temp)
                 upload.temp = None
 
-    def keep(self, upload: Upload) -> str:
-        assert upload.temp is not None
-        path = self.files.keep(upload.temp, upload.sha256)
-        upload.temp = None
-        return str(path)
-
-    # -- analyses
-
-    async def check(self, upload: Upload) -> tuple[Case, dict[str, Any]]:
-        key = check_key(upload.sha256)
-        if (case := self.store.find(key)) is not None:
-            self.discard([upload])
-            return self._stored(case)
-        path = self.keep(upload)
-
-        def finish(res: JobResult) -> Case:
-            if not res["ok"]:
-                self.files.forget(upload.sha256)  # not a picture: nothing worth keeping
-                raise JobFailed(res["code"], res["message"])
-            case = Case(new_id(), "check", upload.sha256, upload.name, res["label"], _now())
-            return self._save(key, case, res)
-
-        index = str(self.config.index) if self.config.index is not None else None
-        args = (path, upload.name, self.config.max_upload_bytes, index)
-        return self._stored(await self._run(key, check_job, args, finish))
-
-    async def compare(self, original: Upload, suspect: Upload) -> tuple[Case, dict[str, Any]]:
-        key = compare_key(original.sha256, suspect.sha256)
-        if (case := self.store.find(key)) is not None:
-            self.discard([original, suspect])
-            return self._stored(case)
-        paths = (self.keep(original), self.keep(suspect))
-
-        def finish(res: JobResult) -> Case:
-            if not res["ok"]:
-                raise JobFailed(res["code"], res["message"])
-            case = Case(
-                new_id(),
-                "compare",
-                original.sha256,
-                original.name,
-                res["label"],
-                _now(),
-                suspect_sha256=suspect.sha256,
-                suspect_name=suspect.name,
+    async def intake(self, uploads: list[Upload], roles: tuple[str, ...] = ()) -> None:
+        """The cheap checks, before a file takes a place in the queue: empty, not a format
+        photoloupe reads, a decompression bomb. Each gives its 422 at once; with `roles`
+        (a comparison's "original" and "suspect") the message says which input failed, as
+        `compare()` does."""
+        for n, upload in enumerate(uploads):
+            assert upload.temp is not None
+            try:
+                await asyncio.to_thread(probe_file, upload.temp, upload.name, self.limits)
+            except PhotoloupeError as exc:
+                self.discard(uploads)
+                role = roles[n] if n < len(roles) else None
+                message = f"The {role} cannot be read: {exc.message}" if role else exc.message
+                raise ApiError(422, exc.code, message) from None
+        quota = self.config.store_quota_bytes
+        if self.files.uploads_bytes + sum(u.size for u in uploads) > quota:
+            self.discard(uploads)
+            raise ApiError(
+                503,
+                "store_full",
+                "The desk's store of uploads is full; try again later, or ask its operator "
+                "to delete old cases.",
+                {"Retry-After": str(RETRY_AFTER_FULL)},
             )
-            return self._save(key, case, res)
 
-        args = (paths, (original.name, suspect.name), self.config.max_upload_bytes)
-        return self._stored(await self._run(key, compare_job, args, finish))
+    def _job(self, kind: Kind, key: str, first: Upload, auth: Auth, **more: Any) -> Job:
+        stamp = now()
+        return Job(
+            id=new_id(), kind=kind, key=key, state="queued", sha256=first.sha256,
+            name=first.name, suspect_sha256=more.get("suspect_sha256"),
+            suspect_name=more.get("suspect_name"), source=more.get("source"),
+            token_id=auth.token_id, size=more.get("size", first.size), attempts=0,
+            case_id=None, error_code=None, error_message=None, error_status=None,
+            created=stamp, updated=stamp,
+        )  # fmt: skip
 
-    async def compare_with_archive(
-        self, upload_sha256: str, archived_sha256: str
-    ) -> tuple[Case, dict[str, Any]]:
+    def _enqueue(self, job: Job, uploads: list[Upload]) -> Job:
+        # Kept and queued as one step against a failed job's clean-up of the same file.
+        with self.files.lock:
+            for upload in uploads:
+                assert upload.temp is not None
+                self.files.keep(upload.temp, upload.sha256)
+                upload.temp = None
+            queued = self.store.enqueue(job)
+        self.runner.wake()
+        return queued
+
+    async def submit_check(self, upload: Upload, auth: Auth) -> Job:
+        await self.intake([upload])
+        job = self._job("check", check_key(upload.sha256), upload, auth)
+        return await asyncio.to_thread(self._enqueue, job, [upload])
+
+    async def submit_compare(self, original: Upload, suspect: Upload, auth: Auth) -> Job:
+        await self.intake([original, suspect], ("original", "suspect"))
+        job = self._job(
+            "compare",
+            compare_key(original.sha256, suspect.sha256),
+            original,
+            auth,
+            suspect_sha256=suspect.sha256,
+            suspect_name=suspect.name,
+            size=original.size + suspect.size,
+        )
+        return await asyncio.to_thread(self._enqueue, job, [original, suspect])
+
+    async def submit_archive_compare(
+        self, upload_sha256: str, archived_sha256: str, auth: Auth
+    ) -> Job:
         """The comparison of an archive match (as the original) with an upload already on
         the desk (as the suspect), made once and then stored like any comparison."""
         from photoloupe.archive import Archive
 
-        key = compare_key(archived_sha256, upload_sha256)
-        if (case := self.store.find(key)) is not None:
-            return self._stored(case)
         if self.config.index is None:
             raise ApiError(404, "not_found", "This desk has no archive index.")
-        upload = self.files.upload_path(upload_sha256)
         with Archive(self.config.index) as archive:
             archived = archive.catalogue.path_of(archived_sha256)
+        upload = self.files.upload_path(upload_sha256)
         if archived is None or not upload.is_file():
             raise ApiError(404, "not_found", "No such upload or archived picture.")
-        names = (os.path.basename(archived), self._upload_name(upload_sha256))
-
-        def finish(res: JobResult) -> Case:
-            if not res["ok"]:
-                raise JobFailed(res["code"], res["message"])
-            case = Case(
-                new_id(), "compare", archived_sha256, names[0], res["label"], _now(),
-                suspect_sha256=upload_sha256, suspect_name=names[1],
-            )  # fmt: skip
-            return self._save(key, case, res)
-
-        args = ((archived, str(upload)), names, self.config.max_upload_bytes)
-        return self._stored(await self._run(key, compare_job, args, finish))
+        original = Upload(archived_sha256, os.path.basename(archived), None)
+        job = self._job(
+            "compare",
+            compare_key(archived_sha256, upload_sha256),
+            original,
+            auth,
+            suspect_sha256=upload_sha256,
+            suspect_name=self._upload_name(upload_sha256),
+            source=str(archived),
+        )
+        return await asyncio.to_thread(self._enqueue, job, [])
 
     def _upload_name(self, sha256: str) -> str:
         case = self.store.find(check_key(sha256))
         return case.name if case is not None else sha256[:12]
 
-    async def _run(self, key: str, fn: Any, args: tuple[Any, ...], finish: Any) -> Case:
-        try:
-            future = self.analyser.submit(key, fn, args, finish)
-        except Busy:
-            raise ApiError(
-                503,
-                "busy",
-                "The desk is busy with other analyses; try again shortly.",
-                {"Retry-After": str(RETRY_AFTER_BUSY)},
-            ) from None
-        try:
-            case: Case = await asyncio.wrap_future(future)
-        except JobFailed as exc:
-            headers = {"Retry-After": str(RETRY_AFTER_BUSY)} if exc.status == 503 else None
-            raise ApiError(exc.status, exc.code, exc.message, headers) from None
-        return case
+    async def settle(self, job: Job, wait: float) -> Job:
+        """The job once finished, or as it stands after `wait` seconds."""
+        if job.finished or wait <= 0:
+            return job
+        return await self.runner.wait(job.id, wait) or job
 
-    def _save(self, key: str, case: Case, res: JobResult) -> Case:
-        for lang, html_gz in res["pages"].items():
-            self.files.write_page(case.id, lang, html_gz)
-        return self.store.add(key, case, res["result"])
-
-    def _stored(self, case: Case) -> tuple[Case, dict[str, Any]]:
-        found = self.store.get(case.id)
-        if found is None:
-            raise ApiError(404, "not_found", "No such case.")
-        return found
+    def answer(self, job: Job) -> JSONResponse:
+        """A job as the API gives it: 200 with the result when done, the job's own error
+        status when failed, 202 with where to ask again while it is queued or running."""
+        body: dict[str, Any] = {"job": job.summary()}
+        if job.state == "failed":
+            error = error_body(job.error_code or "failed", job.error_message or "Failed.")
+            return JSONResponse({**error, **body}, job.error_status or 422)
+        if job.state == "done" and job.case_id is not None:
+            found = self.store.get(job.case_id)
+            if found is None:
+                gone = error_body("not_found", "The case this job made has been deleted.")
+                return JSONResponse({**gone, **body}, 404)
+            case, result = found
+            field = "report" if case.kind == "check" else "comparison"
+            return JSONResponse({"id": case.id, field: result, **body}, 200)
+        location = f"{API}/jobs/{job.id}"
+        return JSONResponse(body, 202, headers={"Location": location})
 
     def case(self, case_id: str, kind: str) -> tuple[Case, dict[str, Any]]:
         found = self.store.get(case_id)
@@ -263,9 +309,35 @@ class Desk:
             raise ApiError(404, "not_found", "This page is not available.")
         return html_response(html)
 
+    # -- retention
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+    def delete_case(self, case_id: str) -> Case | None:
+        """Remove a case: its row, its jobs, its pages and PDFs, and its uploads unless another
+        case or a queued job uses the same file."""
+        with self.files.lock:
+            case = self.store.delete_case(case_id)
+            if case is None:
+                return None
+            self.files.remove_case(case.id)
+            for sha in (case.sha256, case.suspect_sha256):
+                if sha is not None and not self.store.in_use(sha):
+                    self.files.forget(sha)
+        return case
+
+    def purge(self) -> int:
+        """Delete the cases older than `keep_days`, and the finished jobs as old; return the
+        number of cases deleted."""
+        if self.config.keep_days is None:
+            return 0
+        cutoff = (datetime.now(UTC) - timedelta(days=self.config.keep_days)).isoformat(
+            timespec="microseconds"
+        )
+        deleted = 0
+        while ids := self.store.cases_before(cutoff):
+            for case_id in ids:
+                deleted += self.delete_case(case_id) is not None
+        self.store.purge_jobs(cutoff)
+        return deleted
 
 
 def _too_large(config: ServerConfig) -> str:
@@ -298,18 +370,28 @@ def client_address(peer: str, headers: list[tuple[bytes, bytes]], trusted: froze
     return peer
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+PUBLIC_PATHS = ("/sign-in", "/static/desk.js")
+
+
 class GuardMiddleware:
-    """Token and rate limit, answered before the request body is read."""
+    """Rate limit, then who is asking (token or session), answered before the body is read.
+
+    An open desk (no tokens) lets everyone in. Otherwise the API wants a bearer token or a
+    session (and, from a session, `X-CSRF-Token` on anything that changes state); a page asked
+    for without either sends the browser to the sign-in page. The request's `Auth` is left in
+    `scope["state"]["auth"]` for the routes.
+    """
 
     def __init__(
         self,
         app: ASGIApp,
-        token: str | None,
+        sessions: Sessions,
         limiter: RateLimiter,
         trusted_proxies: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
-        self.token = token.encode() if token else None
+        self.sessions = sessions
         self.limiter = limiter
         self.trusted_proxies = trusted_proxies
 
@@ -317,25 +399,48 @@ class GuardMiddleware:
         if scope["type"] != "http" or scope.get("path") == HEALTH:
             await self.app(scope, receive, send)
             return
-        if self.token is not None:
-            auth = dict(scope.get("headers", [])).get(b"authorization", b"")
-            scheme, _, given = auth.partition(b" ")
-            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
-                body = error_body("unauthorized", "This desk needs an API token (Bearer).")
-                response: Response = JSONResponse(body, 401, headers={"WWW-Authenticate": "Bearer"})
-                await response(scope, receive, send)
-                return
+        headers = scope.get("headers", [])
         client = scope.get("client")
-        address = client_address(
-            client[0] if client else "unknown", scope.get("headers", []), self.trusted_proxies
-        )
+        address = client_address(client[0] if client else "unknown", headers, self.trusted_proxies)
+        # Counted before the token is checked, so that guessing tokens is rate limited too.
         wait = self.limiter.take(address)
         if wait > 0:
             body = error_body("rate_limited", "Too many requests from this address; slow down.")
-            response = JSONResponse(body, 429, headers={"Retry-After": str(int(wait) + 1)})
-            await response(scope, receive, send)
+            limited = JSONResponse(body, 429, headers={"Retry-After": str(int(wait) + 1)})
+            await limited(scope, receive, send)
             return
+        auth, refusal = self._auth(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        scope.setdefault("state", {})["auth"] = auth
         await self.app(scope, receive, send)
+
+    def _auth(self, scope: Scope) -> tuple[Auth | None, Response | None]:
+        if not self.sessions.enabled:
+            return OPEN, None
+        path, method = str(scope.get("path", "")), str(scope.get("method", "GET"))
+        headers = scope.get("headers", [])
+        scheme, _, given = dict(headers).get(b"authorization", b"").partition(b" ")
+        if scheme.lower() == b"bearer" and (tid := self.sessions.from_bearer(given.strip())):
+            return Auth("bearer", tid), None
+        cookie = cookie_value(headers)
+        if cookie is not None and (tid := self.sessions.from_cookie(cookie)):
+            auth = Auth("cookie", tid, self.sessions.csrf_for(cookie))
+            sent = dict(headers).get(CSRF_HEADER, b"").decode("latin-1")
+            api_write = path.startswith(f"{API}/") and method not in SAFE_METHODS
+            if api_write and not hmac.compare_digest(sent, auth.csrf or ""):
+                body = error_body("csrf_failed", "This request lacks the session's CSRF token.")
+                return None, JSONResponse(body, 403)
+            return auth, None
+        if path in PUBLIC_PATHS:
+            return None, None
+        if path.startswith(("/api/", "/openapi")) or method not in SAFE_METHODS:
+            body = error_body("unauthorized", "This desk needs an API token (Bearer).")
+            return None, JSONResponse(body, 401, headers={"WWW-Authenticate": "Bearer"})
+        query = scope.get("query_string", b"").decode("latin-1")
+        target = path + (f"?{query}" if query else "")
+        return None, RedirectResponse(f"/sign-in?{urlencode({'next': target})}", 303)
 
 
 class ResponseHeaders:
@@ -383,9 +488,18 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        desk.analyser.shutdown()
-        desk.store.close()
+        desk.files.clear_incoming()
+        requeued, failed = desk.runner.start()
+        if requeued or failed:
+            log.warning("jobs left running by the last stop: %d requeued, %d failed",
+                        requeued, failed)  # fmt: skip
+        purger = asyncio.create_task(_purge_hourly(desk))
+        try:
+            yield
+        finally:
+            purger.cancel()
+            await asyncio.to_thread(desk.runner.stop)
+            desk.store.close()
 
     # Swagger UI and ReDoc load their code from a CDN; the desk is offline, so /docs is ours.
     app = FastAPI(
@@ -399,8 +513,14 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.state.desk = desk
     app.add_middleware(PerRouteBodyLimit, limit=config.max_upload_bytes)
     app.add_middleware(
+        BodyTimeoutMiddleware,
+        idle=config.body_idle_timeout,
+        grace=config.body_grace,
+        min_rate=config.body_min_rate,
+    )
+    app.add_middleware(
         GuardMiddleware,
-        token=config.token,
+        sessions=desk.sessions,
         limiter=RateLimiter(config.rate_per_minute, config.rate_burst),
         trusted_proxies=config.trusted_proxies,
     )
@@ -416,38 +536,66 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @app.get(HEALTH, summary="Liveness and load")
     async def health() -> dict[str, Any]:
+        counts = await asyncio.to_thread(desk.store.job_counts)
         return {
             "status": "ok",
             "version": __version__,
             "schema": SCHEMA_ID,
             "compare_schema": COMPARE_SCHEMA_ID,
             "analyses": {
-                "in_flight": desk.analyser.in_flight,
-                "capacity": desk.analyser.capacity,
+                "in_flight": desk.runner.in_flight,
+                "capacity": desk.runner.workers,
+                "queued": counts["queued"],
+            },
+            "jobs": counts,
+            "store": {
+                "uploads_bytes": desk.files.uploads_bytes,
+                "quota_bytes": config.store_quota_bytes,
             },
         }
 
-    @app.post(f"{API}/check", summary="Examine one picture", openapi_extra=_UPLOAD_BODY)
-    async def check(request: Request) -> dict[str, Any]:
-        (upload,) = await desk.receive(request, ("file",))
-        case, report = await desk.check(upload)
-        return {"id": case.id, "report": report}
+    @app.post(
+        f"{API}/check",
+        summary="Examine one picture (202 and a job; ?wait=SECONDS for the report)",
+        openapi_extra=_UPLOAD_BODY,
+        status_code=202,
+    )
+    async def check(request: Request, wait: Wait = 0) -> JSONResponse:
+        (upload,) = (await desk.receive(request, ("file",))).uploads
+        job = await desk.submit_check(upload, auth_of(request))
+        return desk.answer(await desk.settle(job, wait))
 
     @app.get(f"{API}/reports/{{case_id}}", summary="A report as JSON (photoloupe.report/1)")
     async def report_json(case_id: CaseId) -> dict[str, Any]:
         return desk.case(case_id, "check")[1]
 
     @app.post(
-        f"{API}/compare", summary="Compare a copy with its original", openapi_extra=_UPLOAD_BODY
+        f"{API}/compare",
+        summary="Compare a copy with its original (202 and a job; ?wait=SECONDS)",
+        openapi_extra=_UPLOAD_BODY,
+        status_code=202,
     )
-    async def compare(request: Request) -> dict[str, Any]:
-        original, suspect = await desk.receive(request, ("original", "suspect"))
-        case, comparison = await desk.compare(original, suspect)
-        return {"id": case.id, "comparison": comparison}
+    async def compare(request: Request, wait: Wait = 0) -> JSONResponse:
+        original, suspect = (await desk.receive(request, ("original", "suspect"))).uploads
+        job = await desk.submit_compare(original, suspect, auth_of(request))
+        return desk.answer(await desk.settle(job, wait))
 
     @app.get(f"{API}/comparisons/{{case_id}}", summary="A comparison as JSON")
     async def comparison_json(case_id: CaseId) -> dict[str, Any]:
         return desk.case(case_id, "compare")[1]
+
+    @app.get(f"{API}/jobs/{{job_id}}", summary="A job: queued, running, done or failed")
+    async def job_json(job_id: JobId, wait: Wait = 0) -> dict[str, Any]:
+        job = await asyncio.to_thread(desk.store.job, job_id)
+        if job is None:
+            raise ApiError(404, "not_found", "No job with this id.")
+        job = await desk.settle(job, wait)
+        body: dict[str, Any] = {"job": job.summary()}
+        if job.state == "done" and job.case_id and (found := desk.store.get(job.case_id)):
+            case, result = found
+            body["id"] = case.id
+            body["report" if case.kind == "check" else "comparison"] = result
+        return body
 
     @app.get(f"{API}/cases", summary="History, newest first")
     async def cases(
@@ -465,38 +613,74 @@ def create_app(config: ServerConfig) -> FastAPI:
             "items": [c.summary() for c in found.items],
         }
 
+    @app.delete(
+        f"{API}/cases/{{case_id}}",
+        summary="Delete a case, its report, PDFs and upload (unless another case uses it)",
+    )
+    async def delete_case(case_id: CaseId) -> dict[str, Any]:
+        if await asyncio.to_thread(desk.delete_case, case_id) is None:
+            raise ApiError(404, "not_found", "No case with this id.")
+        return {"deleted": case_id}
+
     # The upload page's form targets: the same work, answered with a page instead of JSON.
     @app.post("/upload", include_in_schema=False)
     async def upload_form(request: Request) -> Response:
+        lang = "en"
         try:
-            (upload,) = await desk.receive(request, ("file",))
-            case, _ = await desk.check(upload)
+            received = await desk.receive(request, ("file",))
+            lang = "ar" if received.fields.get("lang") == "ar" else "en"
+            pages.check_form_csrf(auth_of(request), received.fields, desk, received.uploads)
+            job = await desk.submit_check(received.uploads[0], auth_of(request))
+            job = await desk.settle(job, FORM_WAIT)
         except ApiError as exc:
-            return html_response(pages.error_page(exc.status_code, exc.detail), exc.status_code)
-        form = await request.form()
-        lang = "ar" if form.get("lang") == "ar" else "en"
-        return RedirectResponse(f"/reports/{case.id}?lang={lang}", status_code=303)
+            return pages.error_response(exc, lang)
+        return pages.job_redirect(job, lang)
 
     @app.post("/upload-compare", include_in_schema=False)
     async def upload_compare_form(request: Request) -> Response:
+        lang = "en"
         try:
-            original, suspect = await desk.receive(request, ("original", "suspect"))
-            case, _ = await desk.compare(original, suspect)
+            received = await desk.receive(request, ("original", "suspect"))
+            lang = "ar" if received.fields.get("lang") == "ar" else "en"
+            pages.check_form_csrf(auth_of(request), received.fields, desk, received.uploads)
+            original, suspect = received.uploads
+            job = await desk.submit_compare(original, suspect, auth_of(request))
+            job = await desk.settle(job, FORM_WAIT)
         except ApiError as exc:
-            return html_response(pages.error_page(exc.status_code, exc.detail), exc.status_code)
-        return RedirectResponse(f"/comparisons/{case.id}", status_code=303)
+            return pages.error_response(exc, lang)
+        return pages.job_redirect(job, lang)
 
     @app.get("/archive-compare/{upload_sha256}/{archived_sha256}", include_in_schema=False)
     async def archive_compare(
-        upload_sha256: str, archived_sha256: str, lang: str = "en"
+        request: Request, upload_sha256: str, archived_sha256: str, lang: str = "en"
     ) -> Response:
         if not (SHA256_PATTERN.match(upload_sha256) and SHA256_PATTERN.match(archived_sha256)):
             raise ApiError(404, "not_found", "No such comparison.")
-        case, _ = await desk.compare_with_archive(upload_sha256, archived_sha256)
         shown = lang if lang in ("en", "ar") else "en"
-        return RedirectResponse(f"/comparisons/{case.id}?lang={shown}", status_code=303)
+        job = await desk.submit_archive_compare(upload_sha256, archived_sha256, auth_of(request))
+        job = await desk.settle(job, FORM_WAIT)
+        return pages.job_redirect(job, shown)
 
     return app
+
+
+def auth_of(request: Request) -> Auth:
+    """How this request was let in (the guard's finding); a public page's is `OPEN`."""
+    auth = request.scope.get("state", {}).get("auth")
+    return auth if isinstance(auth, Auth) else OPEN
+
+
+async def _purge_hourly(desk: Desk) -> None:
+    if desk.config.keep_days is None:
+        return
+    while True:
+        try:
+            deleted = await asyncio.to_thread(desk.purge)
+            if deleted:
+                log.info("purged %d cases older than %g days", deleted, desk.config.keep_days)
+        except Exception as exc:  # the database is away for now: try at the next hour
+            log.warning("purge failed (%s)", type(exc).__name__)
+        await asyncio.sleep(PURGE_SECONDS)
 
 
 def _errors(app: FastAPI) -> None:

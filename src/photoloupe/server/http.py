@@ -16,7 +16,11 @@ from starlette.exceptions import HTTPException
 from photoloupe.server.storage import ID_PATTERN
 
 CaseId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A case id (32 hex digits).")]
+JobId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A job id (32 hex digits).")]
 Lang = Annotated[Literal["en", "ar"], Query(description="Language of the page.")]
+Wait = Annotated[
+    float, Query(ge=0, le=300, description="Seconds to wait for the result before answering.")
+]
 CSP = (
     "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
     "script-src 'self'; connect-src 'self'; "

@@ -1,37 +1,31 @@
-"""Analyses off the event loop: a bounded pool, one analysis per distinct input.
+"""Analyses off the event loop: jobs queued in the database, run by a bounded pool.
 
 The job functions run in worker processes (or threads), so they take the sha256-named upload
 path and return plain data: the JSON result, the label and the rendered pages, or an error.
+`JobRunner` takes queued jobs from the store and records what became of each.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import logging
 import multiprocessing
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import suppress
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from photoloupe.errors import PhotoloupeError
 from photoloupe.io import Limits
+from photoloupe.server.storage import CRASHED_MESSAGE, Case, CaseStore, Files, Job, new_id
 
-T = TypeVar("T")
 JobResult = dict[str, Any]
-
-
-class Busy(Exception):
-    """Every worker is busy and the queue is full."""
-
-
-class JobFailed(Exception):
-    def __init__(self, code: str, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+log = logging.getLogger("photoloupe.server")
 
 
 def _read(path: str, limits: Limits) -> bytes:
@@ -101,30 +95,49 @@ def compare_job(paths: tuple[str, str], names: tuple[str, str], max_bytes: int) 
         return _error(exc)
 
 
-class _Job(Generic[T]):
-    def __init__(self, key: str, finish: Callable[[JobResult], T]) -> None:
-        self.key = key
-        self.finish = finish
-        self.future: Future[T] = Future()
+MAX_ATTEMPTS = 3  # a file that kills its worker this many times fails instead of looping
+POLL_SECONDS = 1.0  # how often an idle runner looks for jobs another desk process queued
 
 
-class Analyser:
-    """At most `workers` analyses at once and `queue` waiting; identical inputs share one run.
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
-    `finish` (storing the result) runs before the shared future resolves and before the key
-    leaves the in-flight table, so a request that arrives meanwhile finds either the running
-    job or the stored case, never neither.
+
+class JobRunner:
+    """Runs the jobs queued in the database, at most `workers` at once, in a process pool.
+
+    A dispatcher thread claims the oldest queued job whenever a worker is free, so the queue
+    is as long as the database allows, not as long as memory does. A finished analysis is
+    stored (its pages, then its case and the job's state in one transaction) before anyone is
+    told. A worker process that dies (a native decoder crash) costs its jobs one attempt each;
+    after `MAX_ATTEMPTS` the job fails with `worker_crashed` and the pool is replaced.
     """
 
-    def __init__(self, workers: int, queue: int, pool: str = "process") -> None:
+    def __init__(
+        self,
+        store: CaseStore,
+        files: Files,
+        *,
+        workers: int,
+        pool: str = "process",
+        max_bytes: int,
+        index: str | None = None,
+    ) -> None:
+        self.store = store
+        self.files = files
         self.workers = max(1, workers)
-        self.capacity = self.workers + max(0, queue)
         self.pool = pool
-        self.started = 0  # analyses actually submitted (tests and health read it)
-        self._slots = threading.BoundedSemaphore(self.capacity)
-        self._inflight: dict[str, _Job[Any]] = {}
+        self.max_bytes = max_bytes
+        self.index = index
+        self.started = 0  # analyses submitted to the pool (tests and health read it)
+        self._slots = threading.BoundedSemaphore(self.workers)
+        self._running: dict[str, Job] = {}
         self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]] = {}
         self._executor = self._new_executor()
+        self._thread: threading.Thread | None = None
 
     def _new_executor(self) -> Executor:
         if self.pool == "thread":
@@ -139,61 +152,178 @@ class Analyser:
 
     @property
     def in_flight(self) -> int:
-        return len(self._inflight)
+        return len(self._running)
 
-    def submit(
-        self,
-        key: str,
-        fn: Callable[..., JobResult],
-        args: tuple[Any, ...],
-        finish: Callable[[JobResult], T],
-    ) -> Future[T]:
+    def start(self) -> tuple[int, int]:
+        """Put back the jobs a crash left running, then start taking jobs. Returns how many
+        went back to the queue and how many failed (they had crashed a worker too often)."""
+        recovered = self.store.recover(MAX_ATTEMPTS, now())
+        self._thread = threading.Thread(target=self._dispatch, name="job-dispatcher", daemon=True)
+        self._thread.start()
+        return recovered
+
+    def wake(self) -> None:
+        """A job was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop taking jobs; the jobs still running go back to the queue for the next start."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        self._executor.shutdown(wait=False, cancel_futures=True)
         with self._lock:
-            running = self._inflight.get(key)
-            if running is not None:
-                return running.future
-            if not self._slots.acquire(blocking=False):
-                raise Busy
-            job: _Job[T] = _Job(key, finish)
-            try:
-                inner = self._executor.submit(fn, *args)
-            except (BrokenProcessPool, RuntimeError):
-                self._slots.release()
-                self._executor = self._new_executor()
-                inner = None
-            if inner is None:
-                raise Busy
-            self._inflight[key] = job
-            self.started += 1
-        inner.add_done_callback(lambda f: self._done(job, f))
-        return job.future
+            running = list(self._running.values())
+            self._running.clear()
+        for job in running:
+            with suppress(Exception):
+                self.store.requeue(job.id, now())
 
-    def _done(self, job: _Job[Any], inner: Future[JobResult]) -> None:
+    # -- the dispatcher
+
+    def _dispatch(self) -> None:
+        while not self._stop.is_set():
+            if not self._slots.acquire(timeout=POLL_SECONDS):
+                continue
+            self._wake.clear()
+            try:
+                job = self.store.claim(now())
+            except Exception:  # the database is unreachable for now: try again later
+                job = None
+            if job is None:
+                self._slots.release()
+                self._wake.wait(POLL_SECONDS)
+                continue
+            self._submit(job)
+
+    def _submit(self, job: Job) -> None:
+        fn, args = self._work(job)
+        inner: Future[JobResult] | None = None
+        with self._lock:
+            self._running[job.id] = job
+            try:
+                try:
+                    inner = self._executor.submit(fn, *args)
+                except BrokenProcessPool:
+                    self._executor = self._new_executor()
+                    inner = self._executor.submit(fn, *args)
+                self.started += 1
+            except RuntimeError:  # the pool is shutting down: the job waits for the next start
+                self._running.pop(job.id, None)
+        if inner is None:
+            self._slots.release()
+            with suppress(Exception):
+                self.store.requeue(job.id, now())
+            return
+        inner.add_done_callback(lambda f: self._done(job, f))
+
+    def _work(self, job: Job) -> tuple[Callable[..., JobResult], tuple[Any, ...]]:
+        if job.kind == "check":
+            path = str(self.files.upload_path(job.sha256))
+            return check_job, (path, job.name, self.max_bytes, self.index)
+        assert job.suspect_sha256 is not None and job.suspect_name is not None
+        original = job.source or str(self.files.upload_path(job.sha256))
+        suspect = str(self.files.upload_path(job.suspect_sha256))
+        return compare_job, ((original, suspect), (job.name, job.suspect_name), self.max_bytes)
+
+    def _done(self, job: Job, inner: Future[JobResult]) -> None:
         try:
+            if inner.cancelled():
+                return  # stopping: stop() puts the job back in the queue
             exc = inner.exception()
             if isinstance(exc, BrokenProcessPool):
-                self._restart(inner)
-                raise JobFailed(
-                    "worker_crashed",
-                    "The process examining this file stopped unexpectedly; try again later.",
-                    503,
-                )
-            if exc is not None:
-                raise JobFailed("internal_error", f"Internal error ({type(exc).__name__}).", 500)
-            job.future.set_result(job.finish(inner.result()))
-        except BaseException as err:
-            job.future.set_exception(err)
+                self._crashed(job)
+            elif exc is not None:
+                self._failed(job, "internal_error", f"Internal error ({type(exc).__name__}).")
+            else:
+                self._finish(job, inner.result())
+        except Exception as err:  # the database failed: the job stays running until restart
+            log.warning("job %s: could not record its result (%s)", job.id, type(err).__name__)
         finally:
             with self._lock:
-                self._inflight.pop(job.key, None)
+                self._running.pop(job.id, None)
             self._slots.release()
+            self._wake.set()
+            self._notify(job.id)
 
-    def _restart(self, failed: Future[JobResult]) -> None:
+    def _finish(self, job: Job, res: JobResult) -> None:
+        if not res["ok"]:
+            self._failed(job, res["code"], res["message"])
+            return
+        case = Case(
+            new_id(), job.kind, job.sha256, job.name, res["label"], now(),
+            suspect_sha256=job.suspect_sha256, suspect_name=job.suspect_name,
+            token_id=job.token_id,
+        )  # fmt: skip
+        # Pages first: a crash between the two leaves pages without a case (never shown),
+        # never a case without its pages.
+        for lang, html_gz in res["pages"].items():
+            self.files.write_page(case.id, lang, html_gz)
+        stored = self.store.complete(job, case, res["result"], now())
+        if stored.id != case.id:  # the same input was stored meanwhile: keep that one
+            self.files.remove_case(case.id)
+
+    def _failed(self, job: Job, code: str, message: str, status: int = 422) -> None:
+        self.store.fail(job.id, code, message, status, now())
+        self.release_uploads(job)
+
+    def _crashed(self, job: Job) -> None:
+        self._restart()
+        if job.attempts >= MAX_ATTEMPTS:
+            self._failed(job, "worker_crashed", CRASHED_MESSAGE)
+        else:
+            self.store.requeue(job.id, now())
+
+    def _restart(self) -> None:
         with self._lock:
             old = self._executor
             if isinstance(old, ProcessPoolExecutor) and getattr(old, "_broken", False):
                 self._executor = self._new_executor()
                 old.shutdown(wait=False, cancel_futures=True)
 
-    def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+    def release_uploads(self, job: Job) -> None:
+        """Delete the uploads of a failed job that no case and no other job still needs."""
+        shas = [job.suspect_sha256] if job.source is not None else [job.sha256, job.suspect_sha256]
+        with self.files.lock:
+            for sha in shas:
+                if sha is not None and not self.store.in_use(sha):
+                    self.files.forget(sha)
+
+    # -- waiting for a job (the API's ?wait=)
+
+    async def wait(self, job_id: str, seconds: float) -> Job | None:
+        """The job once finished, or as it stands after `seconds`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while True:
+            future: asyncio.Future[None] = loop.create_future()
+            with self._lock:
+                self._waiters.setdefault(job_id, []).append((loop, future))
+            try:
+                job = self.store.job(job_id)
+                left = deadline - loop.time()
+                if job is None or job.finished or left <= 0:
+                    return job
+                # Woken by our own runner; polled too, for a job another desk process runs.
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(future, min(left, 2.0))
+            finally:
+                with self._lock:
+                    waiting = self._waiters.get(job_id, [])
+                    if (loop, future) in waiting:
+                        waiting.remove((loop, future))
+                    if not waiting:
+                        self._waiters.pop(job_id, None)
+
+    def _notify(self, job_id: str) -> None:
+        with self._lock:
+            waiting = list(self._waiters.get(job_id, []))
+        for loop, future in waiting:
+            with suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(_resolve, future)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -115,3 +115,54 @@ async def _send_413(send: Send, limit: int) -> None:
 
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
+
+
+class BodyTimeoutMiddleware:
+    """Deadlines on reading a request body, so that a slow client cannot hold a connection.
+
+    Each read must bring data within `idle` seconds, and after the first `grace` seconds the
+    body must keep arriving at `min_rate` bytes per second on average (a 100 MB upload over a
+    slow newsroom link is fine; one byte a second is not). A late body ends with 408
+    `timeout`; what was read is discarded by the route's own clean-up.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, idle: float = 30.0, grace: float = 30.0, min_rate: float = 8192
+    ) -> None:
+        self.app = app
+        self.idle = idle
+        self.grace = grace
+        self.min_rate = min_rate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        import asyncio
+
+        start = time.monotonic()
+        seen = 0
+
+        async def timed() -> Message:
+            nonlocal seen
+            try:
+                message = await asyncio.wait_for(receive(), self.idle)
+            except TimeoutError:
+                raise BodyTimeout(f"No data for {self.idle:g} s.") from None
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                elapsed = time.monotonic() - start
+                slow = elapsed > self.grace and seen / elapsed < self.min_rate
+                if message.get("more_body") and slow:
+                    raise BodyTimeout(
+                        f"The body arrives at {seen / elapsed:.0f} bytes/s, under the "
+                        f"minimum of {self.min_rate:g}."
+                    )
+            return message
+
+        await self.app(scope, timed, send)
+
+
+class BodyTimeout(HTTPException):
+    def __init__(self, why: str) -> None:
+        super().__init__(408, f"The request body was too slow: {why}", {"Connection": "close"})

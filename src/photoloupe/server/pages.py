@@ -8,6 +8,7 @@ label comes from the report catalogues (`desk.*` keys), in English and Arabic.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import math
 import re
 import threading
@@ -18,15 +19,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
 import jinja2
-from fastapi import FastAPI, Query, Response
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from photoloupe.i18n import catalogue, t
 from photoloupe.report.visible import visible_name
-from photoloupe.server.http import ApiError, CaseId, Lang, html_response
+from photoloupe.server.auth import COOKIE, CSRF_FIELD, OPEN, SESSION_SECONDS, Auth, same_origin_path
+from photoloupe.server.http import ApiError, CaseId, JobId, Lang, html_response
+from photoloupe.server.storage import Job
 
 if TYPE_CHECKING:
-    from photoloupe.server.app import Desk
+    from photoloupe.server.app import Desk, Upload
 
 _STYLE = """
 body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}
@@ -42,6 +45,7 @@ BAR_CSS = """
 .desk-bar{display:flex;flex-wrap:wrap;gap:.3rem 1.2rem;align-items:center;padding:.45rem 1rem;
  background:#1d2127;color:#fff;font:15px/1.4 system-ui,"Noto Sans","DejaVu Sans",sans-serif}
 .desk-bar a{color:#fff}.desk-bar .brand{font-weight:700;margin-inline-end:auto}
+.desk-bar form{display:inline;margin:0}.desk-bar button{font:inherit;padding:.1rem .6rem}
 @media print{.desk-bar{display:none}}
 """
 
@@ -83,14 +87,25 @@ def _render(name: str, lang: str, **values: Any) -> str:
     return template.render(lang=lang, dir=_dir(lang), ui=ui, bar_css=BAR_CSS, **values)
 
 
-def desk_bar(lang: str, here: str, *, pdf: str | None = None) -> str:
-    """The navigation bar: brand, new check, history, PDF (reports), the other language."""
+def desk_bar(
+    lang: str,
+    here: str,
+    *,
+    pdf: str | None = None,
+    delete: str | None = None,
+    auth: Auth = OPEN,
+) -> str:
+    """The navigation bar: brand, new check, history, PDF (reports), delete (a case), the
+    other language, and sign-out for a signed-in session."""
     other = "en" if lang == "ar" else "ar"
     sep = "&" if "?" in here else "?"
     return _render(
         "bar.html.j2",
         lang,
         pdf=pdf,
+        delete=delete,
+        csrf=auth.csrf or "",
+        signed_in=auth.via == "cookie",
         switch=f"{here}{sep}lang={other}",
         other=other,
         other_name="العربية" if other == "ar" else "English",
@@ -127,8 +142,65 @@ def render_pdf(html: str) -> bytes:
     return pdf
 
 
-def upload_page(max_mb: int, lang: str = "en") -> str:
-    return _render("upload.html.j2", lang, max_mb=max_mb, bar=desk_bar(lang, "/"))
+def upload_page(max_mb: int, lang: str = "en", auth: Auth = OPEN) -> str:
+    return _render(
+        "upload.html.j2",
+        lang,
+        max_mb=max_mb,
+        csrf=auth.csrf or "",
+        bar=desk_bar(lang, "/", auth=auth),
+    )
+
+
+def sign_in_page(lang: str, target: str, wrong: bool = False) -> str:
+    return _render(
+        "signin.html.j2",
+        lang,
+        bar="",
+        target=target,
+        wrong=wrong,
+    )
+
+
+def job_page(job: Job, lang: str, auth: Auth = OPEN) -> str:
+    return _render(
+        "job.html.j2",
+        lang,
+        bar=desk_bar(lang, f"/jobs/{job.id}", auth=auth),
+        state=t(f"desk.job.{job.state}", lang),
+        job_id=job.id,
+    )
+
+
+def check_form_csrf(auth: Auth, fields: dict[str, str], desk: Desk, uploads: list[Upload]) -> None:
+    """A form posted on a signed-in session must carry the session's CSRF token."""
+    if auth.via != "cookie" or hmac.compare_digest(fields.get(CSRF_FIELD, ""), auth.csrf or ""):
+        return
+    desk.discard(uploads)
+    raise ApiError(
+        403,
+        "csrf_failed",
+        "This form is out of date or was not sent from the desk; reload the page and try again.",
+    )
+
+
+def error_response(exc: ApiError, lang: str = "en") -> HTMLResponse:
+    response = html_response(error_page(exc.status_code, exc.detail, lang), exc.status_code)
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def job_redirect(job: Job, lang: str) -> Response:
+    """Where a browser goes once its upload is queued: the report when it is ready, the
+    error when it failed, else the job's page (which reloads itself until then)."""
+    if job.state == "failed":
+        exc = ApiError(job.error_status or 422, job.error_code or "failed", job.error_message or "")
+        return error_response(exc, lang)
+    if job.state == "done" and job.case_id is not None:
+        path = "reports" if job.kind == "check" else "comparisons"
+        return RedirectResponse(f"/{path}/{job.case_id}?lang={lang}", status_code=303)
+    return RedirectResponse(f"/jobs/{job.id}?lang={lang}", status_code=303)
 
 
 def _label(label: str, lang: str) -> str:
@@ -146,6 +218,7 @@ def cases_page(
     end: date | None,
     page: int,
     per_page: int = 20,
+    auth: Auth = OPEN,
 ) -> str:
     found = desk.store.search(q=q, start=start, end=end, page=page, per_page=per_page)
     rows = []
@@ -178,7 +251,7 @@ def cases_page(
     return _render(
         "cases.html.j2",
         lang,
-        bar=desk_bar(lang, here.rstrip("?")),
+        bar=desk_bar(lang, here.rstrip("?"), auth=auth),
         rows=rows,
         q=q or "",
         start=start.isoformat() if start else "",
@@ -216,11 +289,13 @@ def _static(name: str) -> bytes:
 
 def register(app: FastAPI, desk: Desk) -> None:
     """The page routes. Registered before the API's, so `/api/v1/reports/{id}.pdf` wins."""
+    from photoloupe.server.app import auth_of
     from photoloupe.server.config import MB
 
     @app.get("/", response_class=HTMLResponse, summary="Upload page")
-    async def index(lang: Lang = "en") -> HTMLResponse:
-        return html_response(upload_page(int(desk.config.max_upload_bytes // MB), lang))
+    async def index(request: Request, lang: Lang = "en") -> HTMLResponse:
+        max_mb = int(desk.config.max_upload_bytes // MB)
+        return html_response(upload_page(max_mb, lang, auth_of(request)))
 
     @app.get("/static/{name}", include_in_schema=False)
     async def static(name: str) -> Response:
@@ -233,18 +308,86 @@ def register(app: FastAPI, desk: Desk) -> None:
         )
 
     @app.get("/reports/{case_id}", response_class=HTMLResponse, summary="A report page")
-    async def report_html(case_id: CaseId, lang: Lang = "en") -> HTMLResponse:
+    async def report_html(request: Request, case_id: CaseId, lang: Lang = "en") -> HTMLResponse:
         page = _stored(desk, case_id, "check", lang)
         pdf = f"/api/v1/reports/{case_id}.pdf?lang={lang}"
-        return html_response(with_bar(page, desk_bar(lang, f"/reports/{case_id}", pdf=pdf)))
+        bar = desk_bar(
+            lang, f"/reports/{case_id}", pdf=pdf, delete=_delete(case_id), auth=auth_of(request)
+        )
+        return html_response(with_bar(page, bar))
 
     @app.get("/comparisons/{case_id}", response_class=HTMLResponse, summary="A comparison page")
-    async def comparison_html(case_id: CaseId, lang: Lang = "en") -> HTMLResponse:
+    async def comparison_html(request: Request, case_id: CaseId, lang: Lang = "en") -> HTMLResponse:
         page = _stored(desk, case_id, "compare", lang)
-        return html_response(with_bar(page, desk_bar(lang, f"/comparisons/{case_id}")))
+        here = f"/comparisons/{case_id}"
+        bar = desk_bar(lang, here, delete=_delete(case_id), auth=auth_of(request))
+        return html_response(with_bar(page, bar))
+
+    @app.get("/jobs/{job_id}", include_in_schema=False)
+    async def job_html(request: Request, job_id: JobId, lang: Lang = "en") -> Response:
+        job = await asyncio.to_thread(desk.store.job, job_id)
+        if job is None:
+            raise ApiError(404, "not_found", "No job with this id.")
+        if job.finished:
+            return job_redirect(job, lang)
+        return html_response(job_page(job, lang, auth_of(request)))
+
+    @app.post("/cases/{case_id}/delete", include_in_schema=False)
+    async def delete_form(request: Request, case_id: CaseId) -> Response:
+        form = await request.form(max_files=0, max_fields=4)
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        lang = "ar" if fields.get("lang") == "ar" else "en"
+        try:
+            check_form_csrf(auth_of(request), fields, desk, [])
+            if await asyncio.to_thread(desk.delete_case, case_id) is None:
+                raise ApiError(404, "not_found", "No case with this id.")
+        except ApiError as exc:
+            return error_response(exc, lang)
+        return RedirectResponse(f"/cases?lang={lang}", status_code=303)
+
+    @app.get("/sign-in", include_in_schema=False)
+    async def sign_in(lang: Lang = "en", next: str | None = None) -> Response:
+        if not desk.sessions.enabled:
+            return RedirectResponse(same_origin_path(next), status_code=303)
+        return html_response(sign_in_page(lang, same_origin_path(next)))
+
+    @app.post("/sign-in", include_in_schema=False)
+    async def sign_in_post(request: Request) -> Response:
+        form = await request.form(max_files=0, max_fields=4)
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        lang = "ar" if fields.get("lang") == "ar" else "en"
+        target = same_origin_path(fields.get("next"))
+        given = fields.get("token", "").strip().encode("utf-8")
+        tid = desk.sessions.from_bearer(given) if desk.sessions.enabled and given else None
+        if tid is None:
+            return html_response(sign_in_page(lang, target, wrong=True), 401)
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(
+            COOKIE,
+            desk.sessions.new_cookie(tid),
+            max_age=SESSION_SECONDS,
+            path="/",
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="strict",
+        )
+        return response
+
+    @app.post("/sign-out", include_in_schema=False)
+    async def sign_out(request: Request) -> Response:
+        form = await request.form(max_files=0, max_fields=4)
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        try:
+            check_form_csrf(auth_of(request), fields, desk, [])
+        except ApiError as exc:
+            return error_response(exc)
+        response = RedirectResponse("/sign-in", status_code=303)
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        return response
 
     @app.get("/cases", response_class=HTMLResponse, summary="Case history page")
     async def cases_html(
+        request: Request,
         lang: Lang = "en",
         page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
         q: Annotated[str | None, Query(max_length=200)] = None,
@@ -252,7 +395,10 @@ def register(app: FastAPI, desk: Desk) -> None:
         end: Annotated[str | None, Query(alias="to")] = None,
     ) -> HTMLResponse:
         # An empty date field in the search form arrives as "": treat it as no bound.
-        return html_response(cases_page(desk, lang, q or None, _date(start), _date(end), page))
+        found = cases_page(
+            desk, lang, q or None, _date(start), _date(end), page, auth=auth_of(request)
+        )
+        return html_response(found)
 
     @app.get(
         "/api/v1/reports/{case_id}.pdf",
@@ -274,6 +420,10 @@ def register(app: FastAPI, desk: Desk) -> None:
                 "X-Content-Type-Options": "nosniff",
             },
         )
+
+
+def _delete(case_id: str) -> str:
+    return f"/cases/{case_id}/delete"
 
 
 def _date(value: str | None) -> date | None:

@@ -19,8 +19,14 @@
     var button = form.querySelector("button[type=submit]");
     var data = new FormData(form);
     data.delete("lang");
+    data.delete("csrf");
+    var csrf = form.querySelector("input[name=csrf]");
     var xhr = new XMLHttpRequest();
-    xhr.open("POST", form.dataset.api);
+    // The desk answers 202 and a job at once; waiting a while gets the report in one go.
+    xhr.open("POST", form.dataset.api + "?wait=60");
+    if (csrf && csrf.value) {
+      xhr.setRequestHeader("X-CSRF-Token", csrf.value); // a signed-in session's writes
+    }
     xhr.responseType = "text";
     status.className = "status";
     bar.hidden = false;
@@ -43,6 +49,12 @@
       if (xhr.status === 200) {
         var id = JSON.parse(xhr.responseText).id;
         window.location.assign(form.dataset.target + id + "?lang=" + form.dataset.lang);
+        return;
+      }
+      if (xhr.status === 202) {
+        // Still queued or running: the job's page reloads itself until the report is ready.
+        var job = JSON.parse(xhr.responseText).job.id;
+        window.location.assign("/jobs/" + job + "?lang=" + form.dataset.lang);
         return;
       }
       bar.hidden = true;
@@ -93,6 +105,15 @@
       }
     });
   }
+
+  // Deleting a case cannot be undone: ask first.
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (ev) {
+      if (!window.confirm(form.dataset.confirm)) {
+        ev.preventDefault();
+      }
+    });
+  });
 
   // Report pages: a continuous opacity slider beside each map's preset levels.
   document.querySelectorAll(".overlay").forEach(function (box) {
