@@ -19,9 +19,10 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,12 +67,24 @@ def _owner() -> str | None:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A `postgresql://` URL for the `postgres` database of a private, throw-away server."""
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
+    if find_bin_dir() is None:
         reason = "PostgreSQL binaries (initdb, pg_ctl) not found on PATH or /usr/lib/postgresql"
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
         pytest.skip(reason)
+    with throwaway_cluster(pytest.fail) as url:
+        yield url
+
+
+@contextmanager
+def throwaway_cluster(fail: Callable[[str], Any]) -> Iterator[str]:
+    """Start a private PostgreSQL server (see the module's text) and give its URL; `fail` is
+    called with the reason when it cannot start (`pytest.fail` in tests, an exit in
+    benchmarks)."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        fail("PostgreSQL binaries (initdb, pg_ctl) not found on PATH or /usr/lib/postgresql")
+        raise RuntimeError("no PostgreSQL")
     owner = _owner()
     # Short path: a unix socket's path must stay under about 100 bytes.
     root = Path(tempfile.mkdtemp(prefix="photoloupe-pg-", dir="/tmp"))
@@ -85,7 +98,7 @@ def postgres_server() -> Iterator[str]:
         done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             server_log = log.read_text(errors="replace") if log.exists() else ""
-            pytest.fail(f"{argv[0]} failed: {done.stdout}{done.stderr}{server_log}"[-4000:])
+            fail(f"{argv[0]} failed: {done.stdout}{done.stderr}{server_log}"[-4000:])
 
     options = f"-k {root} -p {PORT} -c listen_addresses='' -c fsync=off -c max_connections=200"
     try:
