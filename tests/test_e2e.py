@@ -40,17 +40,36 @@ def _free_port() -> int:
         return port
 
 
+TOKEN = "desk-token-for-the-browser-test"
+
+
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _desk(tmp_path_factory.mktemp("e2e"))
+
+
+@pytest.fixture(scope="module")
+def protected_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _desk(tmp_path_factory.mktemp("e2e-protected"), tokens=(TOKEN,))
+
+
+def _desk(data: Path, tokens: tuple[str, ...] = ()) -> Iterator[str]:
     _need_chromium()
     import uvicorn
 
     from photoloupe.server import ServerConfig, create_app
+    from photoloupe.server.protocol import uvicorn_config
 
-    config = ServerConfig(data_dir=tmp_path_factory.mktemp("e2e"), pool="thread", rate_burst=1000)
+    config = ServerConfig(data_dir=data, pool="thread", rate_burst=1000, tokens=tokens)
     port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn_config(
+            create_app(config),
+            host="127.0.0.1",
+            port=port,
+            header_timeout=config.header_timeout,
+            log_level="warning",
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -128,5 +147,54 @@ def test_upload_verdict_arabic_pdf(base_url: str) -> None:
             assert "harbour.jpg" in page.locator("table").inner_text()
             page.screenshot(path=str(ARTIFACTS / "e2e-history-ar.png"), full_page=True)
             assert outside == []
+        finally:
+            browser.close()
+
+
+def test_sign_in_upload_read_the_verdict_and_delete_the_case(protected_url: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    en = catalogue("en")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        try:
+            page = browser.new_page()
+            # A protected desk sends a stranger to its sign-in page.
+            page.goto(f"{protected_url}/?lang=en")
+            page.wait_for_url("**/sign-in?next=*")
+            page.fill("#token", "not the token")
+            page.click("#sign-in button[type=submit]")
+            assert en["desk.sign_in.wrong"] in page.locator("body").inner_text()
+            page.fill("#token", TOKEN)
+            page.click("#sign-in button[type=submit]")
+            page.wait_for_url(f"{protected_url}/?lang=en")
+            cookies = {c["name"]: c for c in page.context.cookies()}
+            session = cookies["photoloupe_session"]
+            assert session["httpOnly"] and session["sameSite"] == "Strict"
+            page.screenshot(path=str(ARTIFACTS / "e2e-signed-in.png"), full_page=True)
+
+            # desk.js sends the upload with the session's CSRF token; the report opens.
+            page.set_input_files("#file", str(ROOT / "examples" / "harbour.jpg"))
+            page.wait_for_url("**/reports/*?lang=en", timeout=120_000)
+            report_url = page.url
+            verdict = page.locator(".verdict").first
+            verdict.wait_for(timeout=10_000)
+            labels = [v for k, v in en.items() if k.startswith("verdict.label.")]
+            assert any(label in verdict.inner_text() for label in labels)
+
+            # Delete, confirming the question desk.js asks.
+            page.once("dialog", lambda dialog: dialog.accept())
+            page.click("#desk-delete")
+            page.wait_for_url("**/cases?lang=en")
+            assert en["desk.empty"] in page.locator("main").inner_text()
+            gone = page.request.get(report_url)
+            assert gone.status == 404
+            page.screenshot(path=str(ARTIFACTS / "e2e-deleted.png"), full_page=True)
+
+            page.click("#desk-sign-out")
+            page.wait_for_url("**/sign-in")
         finally:
             browser.close()
