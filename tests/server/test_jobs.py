@@ -46,9 +46,10 @@ def test_one_active_job_per_input_and_a_done_job_once_the_case_exists(store: Cas
     assert stored == case and store.get(case.id) == (case, {"r": 1})
     done = store.job(first.id)
     assert done is not None and (done.state, done.case_id) == ("done", case.id)
+    # Once the case exists, the job that made it answers: repeated uploads add no rows.
     again = store.enqueue(job())
-    assert again.id != first.id and (again.state, again.case_id) == ("done", case.id)
-    assert store.job_counts() == {"queued": 0, "running": 0, "done": 2, "failed": 0}
+    assert again.id == first.id and (again.state, again.case_id) == ("done", case.id)
+    assert store.job_counts() == {"queued": 0, "running": 0, "done": 1, "failed": 0}
     assert store.integrity_check() == "ok"
 
 
@@ -119,3 +120,46 @@ def test_a_file_that_kills_its_worker_fails_after_a_bounded_number_of_tries(
         monkeypatch.undo()
         ok = client.post("/api/v1/check?wait=120", files={"file": ("a.jpg", HARBOUR)})
         assert ok.status_code == 200, ok.text
+
+
+def test_a_crash_is_charged_only_to_a_job_that_ran_alone(tmp_path: Path) -> None:
+    """Every job in flight in a pool hears of its worker's death; only one can have caused
+    it. Those that were not alone go back without paying an attempt, to be run alone."""
+    from concurrent.futures import Future
+
+    from photoloupe.server.jobs import JobRunner
+    from photoloupe.server.storage import Files
+
+    store = open_store(None, tmp_path)
+    runner = JobRunner(store, Files(tmp_path), workers=2, pool="thread", max_bytes=1 << 20)
+    try:
+        a, b = store.enqueue(job("a" * 64)), store.enqueue(job("b" * 64))
+        claimed = [store.claim("t"), store.claim("t")]
+        assert [c.id for c in claimed if c] == [a.id, b.id]
+        pool = runner._executor
+        for c in claimed:
+            assert c is not None
+            runner._running[c.id] = (c, pool)
+            runner._slots.acquire()
+        broken: Future[Any] = Future()
+        broken.set_exception(BrokenProcessPool("a worker died"))
+        for c in claimed:
+            assert c is not None
+            runner._done(c, pool, broken)
+        for original in (a, b):
+            back = store.job(original.id)
+            assert back is not None and (back.state, back.attempts) == ("queued", 0)
+        assert runner._suspects == {a.id, b.id}
+        # Alone, a suspect that crashes again pays, up to the bound.
+        lone = store.claim("t")
+        assert lone is not None and lone.id == a.id
+        alone_pool = runner._new_executor()
+        runner._running[lone.id] = (lone, alone_pool)
+        runner._slots.acquire()
+        runner._done(lone, alone_pool, broken)
+        after = store.job(a.id)
+        assert after is not None and (after.state, after.attempts) == ("queued", 1)
+        alone_pool.shutdown()
+    finally:
+        runner.stop()
+        store.close()

@@ -58,6 +58,7 @@ def test_forms_and_api_writes_on_a_session_need_its_csrf_token(tmp_path: Path) -
         forged = client.post("/upload", files=files, data={"csrf": "0" * 32})
         assert forged.status_code == 403
         assert not any(p.is_file() for p in (tmp_path / "uploads").rglob("*"))
+        assert not any((tmp_path / "incoming").iterdir())  # the refused file is not kept
         api_forged = client.post("/api/v1/check", files=files)
         assert api_forged.status_code == 403
         assert api_forged.json()["error"]["code"] == "csrf_failed"
@@ -115,3 +116,28 @@ def test_sign_out_clears_the_session(tmp_path: Path) -> None:
         r = client.post("/sign-out", data={"csrf": csrf}, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == "/sign-in"
         assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_non_ascii_cookies_and_csrf_tokens_are_refused_not_a_500(tmp_path: Path) -> None:
+    with make_client(tmp_path, tokens=(ALICE,)) as client:
+        forged = f"{COOKIE}={token_id(ALICE)}.9999999999.é".encode()
+        r = client.get("/cases", headers={"Cookie": forged}, follow_redirects=False)  # type: ignore[dict-item]
+        assert r.status_code == 303
+        sign_in(client, ALICE)
+        r = client.post(
+            "/api/v1/check",
+            files={"file": ("a.jpg", HARBOUR)},
+            headers={"X-CSRF-Token": "é".encode()},  # type: ignore[dict-item]
+        )
+        assert r.status_code == 403
+        form = client.post("/upload", files={"file": ("a.jpg", HARBOUR)}, data={"csrf": "ü"})
+        assert form.status_code == 403
+
+
+def test_a_damaged_signing_key_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    key = tmp_path / "session.key"
+    key.write_bytes(b"")
+    with pytest.raises(ValueError, match="signing key"):
+        Sessions((ALICE,), key)

@@ -11,7 +11,6 @@ job, or, with `?wait=`, the report once it is ready. Every error reaches the cli
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -35,7 +34,7 @@ from photoloupe.io.probe import probe_file
 from photoloupe.schema.compare import COMPARE_SCHEMA_ID
 from photoloupe.schema.report import SCHEMA_ID
 from photoloupe.server import pages
-from photoloupe.server.auth import CSRF_HEADER, OPEN, Auth, Sessions, cookie_value
+from photoloupe.server.auth import CSRF_HEADER, OPEN, Auth, Sessions, cookie_value, same_secret
 from photoloupe.server.config import MB, ServerConfig
 from photoloupe.server.http import ApiError, CaseId, JobId, Wait, html_response
 from photoloupe.server.jobs import JobRunner, now
@@ -187,16 +186,6 @@ class Desk:
                 role = roles[n] if n < len(roles) else None
                 message = f"The {role} cannot be read: {exc.message}" if role else exc.message
                 raise ApiError(422, exc.code, message) from None
-        quota = self.config.store_quota_bytes
-        if self.files.uploads_bytes + sum(u.size for u in uploads) > quota:
-            self.discard(uploads)
-            raise ApiError(
-                503,
-                "store_full",
-                "The desk's store of uploads is full; try again later, or ask its operator "
-                "to delete old cases.",
-                {"Retry-After": str(RETRY_AFTER_FULL)},
-            )
 
     def _job(self, kind: Kind, key: str, first: Upload, auth: Auth, **more: Any) -> Job:
         stamp = now()
@@ -210,13 +199,37 @@ class Desk:
         )  # fmt: skip
 
     def _enqueue(self, job: Job, uploads: list[Upload]) -> Job:
-        # Kept and queued as one step against a failed job's clean-up of the same file.
+        """Keep the uploads and queue their job, as one step against a failed job's clean-up
+        of the same file; refused (503) when the new files would put the store over quota."""
         with self.files.lock:
+            new_bytes = sum(
+                u.size for u in uploads if not self.files.upload_path(u.sha256).exists()
+            )
+            if new_bytes and self.files.uploads_bytes + new_bytes > self.config.store_quota_bytes:
+                self.discard(uploads)
+                raise ApiError(
+                    503,
+                    "store_full",
+                    "The desk's store of uploads is full; try again later, or ask its operator "
+                    "to delete old cases.",
+                    {"Retry-After": str(RETRY_AFTER_FULL)},
+                )
+            archived_pair = job.suspect_sha256 is not None and not uploads
+            if archived_pair and not self.files.upload_path(job.suspect_sha256 or "").is_file():
+                raise ApiError(404, "not_found", "No such upload or archived picture.")
             for upload in uploads:
                 assert upload.temp is not None
                 self.files.keep(upload.temp, upload.sha256)
                 upload.temp = None
-            queued = self.store.enqueue(job)
+            try:
+                queued = self.store.enqueue(job)
+            except Exception:
+                # No job names the files: unless a case needs them, they must not stay.
+                with suppress(Exception):
+                    for upload in uploads:
+                        if not self.store.in_use(upload.sha256):
+                            self.files.forget(upload.sha256)
+                raise
         self.runner.wake()
         return queued
 
@@ -427,9 +440,9 @@ class GuardMiddleware:
         cookie = cookie_value(headers)
         if cookie is not None and (tid := self.sessions.from_cookie(cookie)):
             auth = Auth("cookie", tid, self.sessions.csrf_for(cookie))
-            sent = dict(headers).get(CSRF_HEADER, b"").decode("latin-1")
+            sent = dict(headers).get(CSRF_HEADER, b"")
             api_write = path.startswith(f"{API}/") and method not in SAFE_METHODS
-            if api_write and not hmac.compare_digest(sent, auth.csrf or ""):
+            if api_write and not same_secret(sent, auth.csrf or ""):
                 body = error_body("csrf_failed", "This request lacks the session's CSRF token.")
                 return None, JSONResponse(body, 403)
             return auth, None
@@ -545,6 +558,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             "analyses": {
                 "in_flight": desk.runner.in_flight,
                 "capacity": desk.runner.workers,
+                "dispatcher": "running" if desk.runner.alive else "stopped",
                 "queued": counts["queued"],
             },
             "jobs": counts,

@@ -15,8 +15,10 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 import time
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -50,15 +52,16 @@ OPEN = Auth("open")
 
 class Sessions:
     def __init__(self, tokens: Iterable[str], key_file: Path) -> None:
-        self._tokens = {token_id(t): t.encode("utf-8") for t in tokens if t}
+        # Kept as digests: comparing digests of equal length leaks nothing of a token's length.
+        self._tokens = {token_id(t): _digest(t.encode("utf-8")) for t in tokens if t}
         self.enabled = bool(self._tokens)
         self._key = _key(key_file) if self.enabled else b""
 
     def from_bearer(self, given: bytes) -> str | None:
         """The id of the token `given` is, or None (compared in constant time, each one)."""
-        found = None
+        found, digest = None, _digest(given)
         for tid, token in self._tokens.items():
-            if hmac.compare_digest(given, token):
+            if hmac.compare_digest(digest, token):
                 found = tid
         return found
 
@@ -73,7 +76,7 @@ class Sessions:
         expires, _, signature = rest.partition(".")
         if not (tid in self._tokens and expires.isdigit() and signature):
             return None
-        if not hmac.compare_digest(signature, self._sign("session", f"{tid}.{expires}")):
+        if not same_secret(signature, self._sign("session", f"{tid}.{expires}")):
             return None
         return tid if int(expires) > (time.time() if now is None else now) else None
 
@@ -85,20 +88,43 @@ class Sessions:
 
 
 def _key(path: Path) -> bytes:
-    """The desk's signing key, made once (readable by its owner only) and kept."""
+    """The desk's signing key, made once (readable by its owner only) and kept.
+
+    Written whole to a temporary file, synced, then linked into place, so that no desk ever
+    reads a half-written (or empty) key; a key file shorter than 32 bytes is refused."""
     try:
-        return path.read_bytes()
+        key = path.read_bytes()
     except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another desk process made it first
-        return path.read_bytes()
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".key-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_bytes(32))
+                fh.flush()
+                os.fsync(fh.fileno())
+            with suppress(FileExistsError):  # another desk made it first: use theirs
+                os.link(temp, path)
+        finally:
+            os.unlink(temp)
+        key = path.read_bytes()
+    if len(key) < 32:
+        raise ValueError(f"{path} holds no usable signing key: delete it to make a new one.")
     return key
+
+
+def _digest(value: bytes) -> bytes:
+    return hashlib.sha256(value).digest()
+
+
+def same_secret(given: str | bytes, expected: str) -> bool:
+    """A constant-time comparison that takes any text a client sends (non-ASCII included,
+    which `hmac.compare_digest` refuses on `str`).
+
+    >>> same_secret("é", "e"), same_secret(b"ab", "ab")
+    (False, True)
+    """
+    raw = given if isinstance(given, bytes) else given.encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(raw, expected.encode("utf-8"))
 
 
 def cookie_value(headers: Iterable[tuple[bytes, bytes]]) -> str | None:

@@ -131,7 +131,12 @@ class JobRunner:
         self.index = index
         self.started = 0  # analyses submitted to the pool (tests and health read it)
         self._slots = threading.BoundedSemaphore(self.workers)
-        self._running: dict[str, Job] = {}
+        self._running: dict[str, tuple[Job, Executor]] = {}
+        # Jobs that were in flight when a worker died: each runs alone until it ends, so that
+        # the one that kills its worker is found and the others are not blamed.
+        self._suspects: set[str] = set()
+        self._crash_peers: dict[int, set[str]] = {}
+        self._pending: list[tuple[Job, Callable[[], None]]] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -162,23 +167,29 @@ class JobRunner:
         self._thread.start()
         return recovered
 
+    @property
+    def alive(self) -> bool:
+        """Whether the dispatcher is taking jobs (health reports it)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def wake(self) -> None:
         """A job was queued: look now rather than at the next poll."""
         self._wake.set()
 
     def stop(self) -> None:
-        """Stop taking jobs; the jobs still running go back to the queue for the next start."""
+        """Stop taking jobs; the jobs still running go back to the queue for the next start,
+        without counting the attempt against them."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(10)
-        self._executor.shutdown(wait=False, cancel_futures=True)
         with self._lock:
-            running = list(self._running.values())
+            running = [job for job, _ in self._running.values()]
             self._running.clear()
+        self._executor.shutdown(wait=False, cancel_futures=True)
         for job in running:
             with suppress(Exception):
-                self.store.requeue(job.id, now())
+                self.store.requeue(job.id, now(), refund=True)
 
     # -- the dispatcher
 
@@ -186,37 +197,50 @@ class JobRunner:
         while not self._stop.is_set():
             if not self._slots.acquire(timeout=POLL_SECONDS):
                 continue
-            self._wake.clear()
+            job: Job | None = None
             try:
+                self._record_pending()
+                if self._suspect_running():
+                    raise _Wait  # a suspect of a crash runs alone
+                self._wake.clear()
                 job = self.store.claim(now())
-            except Exception:  # the database is unreachable for now: try again later
-                job = None
-            if job is None:
+                if job is None:
+                    raise _Wait
+                if job.id in self._suspects:
+                    self._drain_others()
+                self._submit(job)
+            except _Wait:
                 self._slots.release()
                 self._wake.wait(POLL_SECONDS)
-                continue
-            self._submit(job)
+            except Exception as exc:  # the database or the pool failed: try again shortly
+                log.warning("dispatcher: %s (%s)", type(exc).__name__, exc)
+                self._slots.release()
+                if job is not None:
+                    with suppress(Exception):
+                        self.store.requeue(job.id, now(), refund=True)
+                self._stop.wait(POLL_SECONDS)
+
+    def _suspect_running(self) -> bool:
+        with self._lock:
+            return any(job_id in self._suspects for job_id in self._running)
+
+    def _drain_others(self) -> None:
+        """Wait until no other job runs, so that the next one runs alone."""
+        while self.in_flight and not self._stop.is_set():
+            self._stop.wait(0.05)
 
     def _submit(self, job: Job) -> None:
         fn, args = self._work(job)
-        inner: Future[JobResult] | None = None
         with self._lock:
-            self._running[job.id] = job
             try:
-                try:
-                    inner = self._executor.submit(fn, *args)
-                except BrokenProcessPool:
-                    self._executor = self._new_executor()
-                    inner = self._executor.submit(fn, *args)
-                self.started += 1
-            except RuntimeError:  # the pool is shutting down: the job waits for the next start
-                self._running.pop(job.id, None)
-        if inner is None:
-            self._slots.release()
-            with suppress(Exception):
-                self.store.requeue(job.id, now())
-            return
-        inner.add_done_callback(lambda f: self._done(job, f))
+                executor = self._executor
+                inner = executor.submit(fn, *args)
+            except BrokenProcessPool:
+                self._executor = executor = self._new_executor()
+                inner = executor.submit(fn, *args)
+            self._running[job.id] = (job, executor)
+            self.started += 1
+        inner.add_done_callback(lambda f: self._done(job, executor, f))
 
     def _work(self, job: Job) -> tuple[Callable[..., JobResult], tuple[Any, ...]]:
         if job.kind == "check":
@@ -227,24 +251,41 @@ class JobRunner:
         suspect = str(self.files.upload_path(job.suspect_sha256))
         return compare_job, ((original, suspect), (job.name, job.suspect_name), self.max_bytes)
 
-    def _done(self, job: Job, inner: Future[JobResult]) -> None:
+    def _done(self, job: Job, executor: Executor, inner: Future[JobResult]) -> None:
         try:
             if inner.cancelled():
                 return  # stopping: stop() puts the job back in the queue
             exc = inner.exception()
             if isinstance(exc, BrokenProcessPool):
-                self._crashed(job)
+                self._crashed(job, executor)
             elif exc is not None:
-                self._failed(job, "internal_error", f"Internal error ({type(exc).__name__}).")
+                message = f"Internal error ({type(exc).__name__})."
+                self._record(job, lambda: self._failed(job, "internal_error", message))
             else:
-                self._finish(job, inner.result())
-        except Exception as err:  # the database failed: the job stays running until restart
-            log.warning("job %s: could not record its result (%s)", job.id, type(err).__name__)
+                res = inner.result()
+                self._record(job, lambda: self._finish(job, res))
         finally:
             with self._lock:
                 self._running.pop(job.id, None)
             self._slots.release()
             self._wake.set()
+            self._notify(job.id)
+
+    def _record(self, job: Job, write: Callable[[], None]) -> None:
+        """Store what became of a job; if the database is away, keep it and try again from
+        the dispatcher, so that the job does not stay `running` until a restart."""
+        try:
+            write()
+        except Exception as err:
+            log.warning("job %s: result not stored yet (%s)", job.id, type(err).__name__)
+            with self._lock:
+                self._pending.append((job, write))
+
+    def _record_pending(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for job, write in pending:
+            self._record(job, write)
             self._notify(job.id)
 
     def _finish(self, job: Job, res: JobResult) -> None:
@@ -263,24 +304,32 @@ class JobRunner:
         stored = self.store.complete(job, case, res["result"], now())
         if stored.id != case.id:  # the same input was stored meanwhile: keep that one
             self.files.remove_case(case.id)
+        self._suspects.discard(job.id)
 
     def _failed(self, job: Job, code: str, message: str, status: int = 422) -> None:
         self.store.fail(job.id, code, message, status, now())
+        self._suspects.discard(job.id)
         self.release_uploads(job)
 
-    def _crashed(self, job: Job) -> None:
-        self._restart()
-        if job.attempts >= MAX_ATTEMPTS:
-            self._failed(job, "worker_crashed", CRASHED_MESSAGE)
-        else:
-            self.store.requeue(job.id, now())
-
-    def _restart(self) -> None:
+    def _crashed(self, job: Job, executor: Executor) -> None:
+        """A worker process died. Every job in flight in that pool gets this, but only one of
+        them (or none) killed it: a job that was not alone goes back to the queue without
+        paying an attempt, marked as a suspect to be run alone; a job that ran alone pays."""
         with self._lock:
-            old = self._executor
-            if isinstance(old, ProcessPoolExecutor) and getattr(old, "_broken", False):
+            peers = self._crash_peers.setdefault(
+                id(executor), {j for j, (_, ex) in self._running.items() if ex is executor}
+            )
+            if self._executor is executor:
                 self._executor = self._new_executor()
-                old.shutdown(wait=False, cancel_futures=True)
+                executor.shutdown(wait=False, cancel_futures=True)
+        if len(peers) > 1:
+            self._suspects.add(job.id)
+            self._record(job, lambda: self.store.requeue(job.id, now(), refund=True))
+        elif job.attempts >= MAX_ATTEMPTS:
+            self._record(job, lambda: self._failed(job, "worker_crashed", CRASHED_MESSAGE))
+        else:
+            self._suspects.add(job.id)
+            self._record(job, lambda: self.store.requeue(job.id, now()))
 
     def release_uploads(self, job: Job) -> None:
         """Delete the uploads of a failed job that no case and no other job still needs."""
@@ -301,7 +350,7 @@ class JobRunner:
             with self._lock:
                 self._waiters.setdefault(job_id, []).append((loop, future))
             try:
-                job = self.store.job(job_id)
+                job = await asyncio.to_thread(self.store.job, job_id)
                 left = deadline - loop.time()
                 if job is None or job.finished or left <= 0:
                     return job
@@ -322,6 +371,10 @@ class JobRunner:
         for loop, future in waiting:
             with suppress(RuntimeError):  # the loop has closed
                 loop.call_soon_threadsafe(_resolve, future)
+
+
+class _Wait(Exception):
+    """Nothing to start now: wait for a wake-up or the next poll."""
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

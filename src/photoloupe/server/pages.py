@@ -8,7 +8,6 @@ label comes from the report catalogues (`desk.*` keys), in English and Arabic.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import math
 import re
 import threading
@@ -24,7 +23,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from photoloupe.i18n import catalogue, t
 from photoloupe.report.visible import visible_name
-from photoloupe.server.auth import COOKIE, CSRF_FIELD, OPEN, SESSION_SECONDS, Auth, same_origin_path
+from photoloupe.server.auth import (
+    COOKIE,
+    CSRF_FIELD,
+    OPEN,
+    SESSION_SECONDS,
+    Auth,
+    same_origin_path,
+    same_secret,
+)
 from photoloupe.server.http import ApiError, CaseId, JobId, Lang, html_response
 from photoloupe.server.storage import Job
 
@@ -174,7 +181,7 @@ def job_page(job: Job, lang: str, auth: Auth = OPEN) -> str:
 
 def check_form_csrf(auth: Auth, fields: dict[str, str], desk: Desk, uploads: list[Upload]) -> None:
     """A form posted on a signed-in session must carry the session's CSRF token."""
-    if auth.via != "cookie" or hmac.compare_digest(fields.get(CSRF_FIELD, ""), auth.csrf or ""):
+    if auth.via != "cookie" or same_secret(fields.get(CSRF_FIELD, ""), auth.csrf or ""):
         return
     desk.discard(uploads)
     raise ApiError(
@@ -412,6 +419,8 @@ def register(app: FastAPI, desk: Desk) -> None:
             page = _stored(desk, case_id, "check", lang)
             data = await asyncio.to_thread(render_pdf, page)
             desk.files.write_pdf(case_id, lang, data)
+            if desk.store.get(case_id) is None:  # deleted while it rendered: keep nothing
+                desk.files.pdf_path(case_id, lang).unlink(missing_ok=True)
         return Response(
             data,
             media_type="application/pdf",

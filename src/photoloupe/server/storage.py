@@ -141,7 +141,7 @@ class CaseStore(Protocol):
     def claim(self, now: str) -> Job | None: ...
     def complete(self, job: Job, case: Case, result: dict[str, Any], now: str) -> Case: ...
     def fail(self, job_id: str, code: str, message: str, status: int, now: str) -> None: ...
-    def requeue(self, job_id: str, now: str) -> None: ...
+    def requeue(self, job_id: str, now: str, *, refund: bool = False) -> None: ...
     def recover(self, max_attempts: int, now: str) -> tuple[int, int]: ...
     def job(self, job_id: str) -> Job | None: ...
     def job_counts(self) -> dict[str, int]: ...
@@ -357,6 +357,15 @@ class _SqlStore:
             for _ in range(3):
                 case = run("SELECT id FROM cases WHERE key = ?", (job.key,))
                 if case:
+                    # The input has its case: answer with the job that made it (or one job
+                    # recorded for it now), so that repeated uploads add no rows.
+                    made = run(
+                        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE case_id = ? AND state = 'done'"
+                        f" ORDER BY created, {self._order} LIMIT 1",
+                        (case[0][0],),
+                    )
+                    if made:
+                        return Job(*made[0])
                     done = replace(job, state="done", case_id=case[0][0])
                     _insert_job(run, done)
                     return done
@@ -426,9 +435,12 @@ class _SqlStore:
             (code, message, status, now, job_id),
         )
 
-    def requeue(self, job_id: str, now: str) -> None:
+    def requeue(self, job_id: str, now: str, *, refund: bool = False) -> None:
+        """Put a running job back in the queue; with `refund`, its attempt is not counted
+        (it was stopped, or shared a crashed pool, through no fault of its file)."""
         self._run(
-            "UPDATE jobs SET state = 'queued', updated = ? WHERE id = ? AND state = 'running'",
+            "UPDATE jobs SET state = 'queued', updated = ?,"
+            f" attempts = attempts - {1 if refund else 0} WHERE id = ? AND state = 'running'",
             (now, job_id),
         )
 
