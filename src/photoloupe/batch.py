@@ -4,7 +4,8 @@
 is one report or one error, written and flushed as it completes; files that already have a
 complete line are skipped on the next run, except those whose error said nothing about the
 file (a timeout, a crashed worker), which are tried again. Local worker processes run the
-checks; a worker that dies costs only the files it held.
+checks, or, with `ray=RayOptions(...)`, the workers of a Ray cluster (`photoloupe.cluster`),
+which write exactly the same lines; a worker that dies costs only the files it held.
 
 >>> import tempfile, pathlib
 >>> with tempfile.TemporaryDirectory() as tmp:
@@ -21,8 +22,13 @@ import functools
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from photoloupe.cluster import RayOptions, RayRun, Shipped
 
 from photoloupe._pool import Crashed, imap_unordered
 from photoloupe.errors import PhotoloupeError
@@ -42,6 +48,8 @@ class ScanSummary:
     examined: int
     errors: int
     skipped: int
+    # With Ray: per node, what it did (`RayRun.throughput`); empty for a local scan.
+    nodes: tuple[dict[str, Any], ...] = ()
 
 
 def scan(
@@ -52,17 +60,25 @@ def scan(
     options: Options | None = None,
     on_start: Callable[[int], None] | None = None,
     on_line: Callable[[bool], None] | None = None,
+    ray: RayOptions | None = None,
 ) -> ScanSummary:
     """Check every file under `directory` into the JSON-lines file `out` (appended to).
 
     `on_start(total)` is called once with the number of files to examine, `on_line(is_error)`
-    after each line is written (for a progress display). Raises `OSError` when `out` cannot be
-    written.
+    after each line is written (for a progress display). With `ray`, the checks run on that
+    Ray cluster. Raises `OSError` when `out` cannot be written, and
+    `photoloupe.cluster.ClusterUnavailable` when Ray is missing or the cluster unreachable.
     """
     folder, sink_path = Path(directory), Path(out)
     options = options or Options(preview=False)
     sink_path.parent.mkdir(parents=True, exist_ok=True)
-    with sink_path.open("a", encoding="utf-8") as sink:
+    if ray is not None:
+        from photoloupe.cluster import RayRun
+
+        engine: Any = RayRun(ray)
+    else:
+        engine = nullcontext()
+    with engine, sink_path.open("a", encoding="utf-8") as sink:
         done = already_scanned(sink_path)
         out_resolved = sink_path.resolve()
         todo = [
@@ -75,13 +91,15 @@ def scan(
         if sink_path.stat().st_size and not _ends_with_newline(sink_path):
             sink.write("\n")  # the previous run died mid-line; start clean
         errors = 0
-        for line, is_error in scan_lines(todo, workers, options):
+        run = engine if ray is not None else None
+        for line, is_error in scan_lines(todo, workers, options, run=run):
             sink.write(line + "\n")
             sink.flush()
             errors += is_error
             if on_line is not None:
                 on_line(is_error)
-    return ScanSummary(examined=len(todo), errors=errors, skipped=len(done))
+        nodes = tuple(run.throughput()) if run is not None else ()
+    return ScanSummary(examined=len(todo), errors=errors, skipped=len(done), nodes=nodes)
 
 
 def check_to_line(path: str, options: Options | None = None) -> tuple[str, bool]:
@@ -95,6 +113,39 @@ def check_to_line(path: str, options: Options | None = None) -> tuple[str, bool]
         return error_json(path, exc.code, exc.message), True
     except Exception as exc:  # a bug in one file must not stop the scan
         return error_json(path, "internal_error", f"{type(exc).__name__}: {exc}"), True
+
+
+@dataclass(frozen=True)
+class Located:
+    """A path to check on a cluster node: as the report shows it, and absolute (a node's
+    working folder is not the driver's)."""
+
+    path: str
+    at: str
+
+
+def check_located_to_line(item: Located, options: Options | None = None) -> tuple[str, bool]:
+    """`check_to_line` for a cluster worker, on a filesystem every node sees."""
+    return _line_for(item.path, lambda: run_check(item.at, options=options))
+
+
+def check_shipped_to_line(item: Shipped, options: Options | None = None) -> tuple[str, bool]:
+    """`check_to_line` for a file whose bytes were sent by the driver (`--ship-bytes`)."""
+    if item.error is not None:
+        return error_json(item.path, *item.error), True
+    data = item.data or b""
+    name = os.path.basename(item.path)
+    return _line_for(item.path, lambda: run_check(data, name=name, options=options))
+
+
+def _line_for(path: str, check: Callable[[], Any]) -> tuple[str, bool]:
+    try:
+        report = check()
+    except PhotoloupeError as exc:
+        return error_json(path, exc.code, exc.message), True
+    except Exception as exc:  # a bug in one file must not stop the scan
+        return error_json(path, "internal_error", f"{type(exc).__name__}: {exc}"), True
+    return report.model_copy(update={"path": display_path(path)}).to_json(), False
 
 
 def iter_files(directory: Path) -> Iterator[str]:
@@ -132,12 +183,38 @@ RETRY_CODES = frozenset(
 )
 
 
-def scan_lines(paths: Sequence[str], workers: int, options: Options) -> Iterator[tuple[str, bool]]:
+def scan_lines(
+    paths: Sequence[str], workers: int, options: Options, *, run: RayRun | None = None
+) -> Iterator[tuple[str, bool]]:
+    message = "The process examining this file stopped unexpectedly."
+    if run is not None:
+        yield from _cluster_lines(paths, options, run, message)
+        return
     work = functools.partial(check_to_line, options=options)
     for path, result in imap_unordered(work, paths, workers=workers if len(paths) > 1 else 1):
         if isinstance(result, Crashed):
-            message = "The process examining this file stopped unexpectedly."
             yield error_json(display_path(path), "worker_crashed", message), True
+        else:
+            yield result
+
+
+def _cluster_lines(
+    paths: Sequence[str], options: Options, run: RayRun, message: str
+) -> Iterator[tuple[str, bool]]:
+    from photoloupe.cluster import ship
+
+    items: Iterator[Any]
+    if run.options.ship_bytes:
+        work: Callable[[Any], tuple[str, bool]] = functools.partial(
+            check_shipped_to_line, options=options
+        )
+        items = (ship(p, options.limits) for p in paths)  # read lazily: memory stays flat
+    else:
+        work = functools.partial(check_located_to_line, options=options)
+        items = (Located(p, os.path.abspath(p)) for p in paths)
+    for item, result in run.imap_unordered(work, items):
+        if isinstance(result, Crashed):
+            yield error_json(item.path, "worker_crashed", message), True
         else:
             yield result
 

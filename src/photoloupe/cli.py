@@ -128,6 +128,19 @@ def check_command(
     raise typer.Exit(EXIT_INPUT if failed else EXIT_OK)
 
 
+RAY_OPTION = typer.Option(
+    "--ray",
+    metavar="ADDRESS",
+    help="Run on a Ray cluster: its address (127.0.0.1:6379, ray://host:10001), or 'local' "
+    "for a throw-away one here with --workers processes. Needs photoloupe\\[cluster].",
+)
+SHIP_BYTES_OPTION = typer.Option(
+    "--ship-bytes",
+    help="With --ray: read the files here and send their bytes to the workers (for nodes "
+    "that do not share this filesystem).",
+)
+
+
 @app.command("scan")
 def scan_command(
     directory: Annotated[Path, typer.Argument(help="Folder to examine, recursively.")],
@@ -146,12 +159,15 @@ def scan_command(
             "(several times faster; the reports say editing was not checked).",
         ),
     ] = False,
+    ray: Annotated[str | None, RAY_OPTION] = None,
+    ship_bytes: Annotated[bool, SHIP_BYTES_OPTION] = False,
 ) -> None:
     """Examine every file under DIRECTORY, one JSON line each; resumable."""
     if not directory.is_dir():
         stderr.print(f"Not a folder: {directory}")
         raise typer.Exit(EXIT_USAGE)
     options = replace(_options(trust_anchors, preview=False), localise=not quick)
+    cluster = _ray_options(ray, workers, ship_bytes)
     with _progress() as progress:
         task = progress.add_task("scanning", total=None)
         try:
@@ -162,15 +178,50 @@ def scan_command(
                 options=options,
                 on_start=lambda total: progress.update(task, total=total),
                 on_line=lambda _: progress.advance(task),
+                ray=cluster,
             )
         except OSError as exc:
             stderr.print(f"Cannot write the results to {out}: {exc.strerror or exc}")
             raise typer.Exit(EXIT_USAGE) from None
+        except Exception as exc:
+            _cluster_failed(exc)
+            raise
     stderr.print(
         f"{summary.examined} files examined ({summary.errors} could not be analysed); "
         f"{summary.skipped} already in {out} were skipped."
     )
+    _print_nodes(summary.nodes)
     raise typer.Exit(EXIT_OK)
+
+
+def _ray_options(address: str | None, workers: int, ship_bytes: bool) -> Any:
+    if address is None:
+        if ship_bytes:
+            stderr.print("--ship-bytes needs --ray.")
+            raise typer.Exit(EXIT_USAGE)
+        return None
+    from photoloupe.cluster import RayOptions
+
+    return RayOptions(address=address, workers=workers, ship_bytes=ship_bytes)
+
+
+def _cluster_failed(exc: Exception) -> None:
+    """A missing extra or an unreachable cluster: say so and exit 2 (anything else is raised
+    again by the caller)."""
+    from photoloupe.cluster import ClusterUnavailable
+
+    if isinstance(exc, ClusterUnavailable):
+        stderr.print(str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _print_nodes(nodes: Sequence[dict[str, Any]]) -> None:
+    for node in nodes:
+        stderr.print(
+            f"  node {node['host']} ({node['node']}): {node['items']} files by "
+            f"{node['workers']} worker processes, {node['busy_seconds']:.1f} s busy, "
+            f"{node['items_per_second']:.2f} files/s"
+        )
 
 
 @app.command("compare")
@@ -245,12 +296,15 @@ def index_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print unreadable files and the summary as JSON.")
     ] = False,
+    ray: Annotated[str | None, RAY_OPTION] = None,
+    ship_bytes: Annotated[bool, SHIP_BYTES_OPTION] = False,
 ) -> None:
     """Index ARCHIVE_DIRS for `corroborate`: incremental, resumable, in parallel."""
     for folder in archive_dirs:
         if not folder.exists():
             stderr.print(f"Not found: {folder}")
             raise typer.Exit(EXIT_USAGE)
+    cluster = _ray_options(ray, workers, ship_bytes)
     archive = _open_index(index, as_json=as_json, create=True)
     with archive, _progress() as progress:
         task = progress.add_task("indexing", total=None)
@@ -261,10 +315,15 @@ def index_command(
                 failed_now.append(path)
 
         failed_now: list[str] = []
-        summary = archive.add(
-            archive_dirs, workers=workers, prune=prune,
-            on_total=lambda total: progress.update(task, total=total), on_file=on_file,
-        )  # fmt: skip
+        try:
+            summary = archive.add(
+                archive_dirs, workers=workers, prune=prune,
+                on_total=lambda total: progress.update(task, total=total), on_file=on_file,
+                ray=cluster,
+            )  # fmt: skip
+        except Exception as exc:
+            _cluster_failed(exc)
+            raise
     failures = {p: (code, message) for p, code, message in summary.failures}
     for path in failed_now:
         code, message = failures.get(path, ("unreadable", "The file could not be read."))
@@ -282,6 +341,7 @@ def index_command(
             f"{summary.skipped} unchanged, {summary.failed} unreadable, {summary.not_pictures} "
             f"other files ignored, {summary.pruned} pruned; the index holds {summary.total}."
         )
+        _print_nodes(archive.nodes)
     raise typer.Exit(EXIT_INPUT if failed_now else EXIT_OK)
 
 

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +35,9 @@ from photoloupe.archive.structures import Structures
 from photoloupe.archive.vocabulary import Vocabulary
 from photoloupe.io import Limits, Picture, load_picture
 from photoloupe.schema.corroborate import Corroboration
+
+if TYPE_CHECKING:
+    from photoloupe.cluster import RayOptions
 
 __all__ = ["INDEX_VERSION", "Archive", "IndexSummary"]
 
@@ -52,6 +57,8 @@ class Archive:
         self.vocabulary = Vocabulary.shipped()
         self.catalogue = Catalogue(self.folder, create=create, vocabulary=self.vocabulary.sha256)
         self._structures: Structures | None = None
+        # After `add(..., ray=...)`: per node, what it did (`RayRun.throughput`).
+        self.nodes: tuple[dict[str, Any], ...] = ()
 
     def __enter__(self) -> Archive:
         return self
@@ -81,6 +88,7 @@ class Archive:
         prune: bool = False,
         on_total: Callable[[int], None] | None = None,
         on_file: Callable[[str, str], None] | None = None,
+        ray: RayOptions | None = None,
     ) -> IndexSummary:
         """Index the pictures under `paths` (files or folders, walked recursively, symbolic
         links followed). Files already indexed are skipped; with `prune`, entries whose files
@@ -89,10 +97,19 @@ class Archive:
         pruned = self.prune() if prune else 0
         structures = self.structures
         fresh: list[tuple[int, Entry]] = []
-        summary = index_files(
-            self.catalogue, paths, workers=workers, on_total=on_total, on_file=on_file,
-            on_added=lambda pid, entry: fresh.append((pid, entry)),
-        )  # fmt: skip
+        if ray is not None:
+            from photoloupe.cluster import RayRun
+
+            engine: Any = RayRun(ray)
+        else:
+            engine = nullcontext()
+        with engine:
+            summary = index_files(
+                self.catalogue, paths, workers=workers, on_total=on_total, on_file=on_file,
+                on_added=lambda pid, entry: fresh.append((pid, entry)),
+                run=engine if ray is not None else None,
+            )  # fmt: skip
+            self.nodes = tuple(engine.throughput()) if ray is not None else ()
         count = self.catalogue.count()
         if len(structures) + len(fresh) == count and structures.fits(count):
             # Only additions (and extra paths of known pictures): extend what is in memory.

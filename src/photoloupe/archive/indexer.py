@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 
@@ -18,7 +19,10 @@ from photoloupe.archive.entry import Entry, make_entry
 from photoloupe.archive.files import looks_like_picture, walk
 from photoloupe.archive.vocabulary import Vocabulary
 from photoloupe.errors import PhotoloupeError
-from photoloupe.io import display_path, load_picture
+from photoloupe.io import Limits, display_path, load_picture
+
+if TYPE_CHECKING:
+    from photoloupe.cluster import RayRun, Shipped
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,33 @@ def _entry_of(todo: _Todo) -> Entry | _Failure:
         return _Failure("internal_error", f"{type(exc).__name__}: {exc}")
 
 
+@dataclass(frozen=True)
+class _Remote:
+    """A file for a cluster worker: by absolute path (a node's working folder is not the
+    driver's), or by value (`ship_bytes`)."""
+
+    todo: _Todo
+    at: str
+    shipped: Shipped | None = None
+
+
+def _entry_of_remote(item: _Remote) -> Entry | _Failure:
+    """Runs in Ray worker processes."""
+    shipped = item.shipped
+    if shipped is not None and shipped.error is not None:
+        return _Failure(*shipped.error)
+    try:
+        if shipped is not None:
+            picture = load_picture(shipped.data or b"", name=os.path.basename(item.todo.path))
+        else:
+            picture = load_picture(item.at)
+        return make_entry(picture, Vocabulary.shipped())
+    except PhotoloupeError as exc:
+        return _Failure(exc.code, exc.message)
+    except Exception as exc:  # one bad file must not stop the run
+        return _Failure("internal_error", f"{type(exc).__name__}: {exc}")
+
+
 def index_files(
     catalogue: Catalogue,
     roots: Iterable[str | os.PathLike[str]],
@@ -75,11 +106,13 @@ def index_files(
     on_total: Callable[[int], None] | None = None,
     on_file: Callable[[str, str], None] | None = None,
     on_added: Callable[[int, Entry], None] | None = None,
+    run: RayRun | None = None,
 ) -> IndexSummary:
     """Index every picture under `roots` into `catalogue`.
 
     `on_total(n)` gets the number of files to examine, `on_file(path, outcome)` each outcome
-    ("added", "duplicate", "failed"), `on_added(id, entry)` each new picture.
+    ("added", "duplicate", "failed"), `on_added(id, entry)` each new picture. With `run`, the
+    pictures are read on that Ray cluster; the catalogue is written here, by this process.
     """
     known = catalogue.file_states()
     todo: list[_Todo] = []
@@ -106,10 +139,7 @@ def index_files(
         if on_file is not None:
             on_file(path, outcome)
 
-    for item, result in imap_unordered(
-        _entry_of, _new_pictures(catalogue, todo, record), workers=workers,
-        initializer=_prepare_worker,
-    ):  # fmt: skip
+    for item, result in _entries(catalogue, todo, record, workers, run):
         shown = display_path(item.path)
         if isinstance(result, Crashed):
             result = _Failure("worker_crashed", "The process reading this file stopped.")
@@ -129,6 +159,30 @@ def index_files(
         counts["added"], counts["duplicate"], skipped, counts["failed"], not_pictures, 0,
         tuple(catalogue.failures()), catalogue.count(),
     )  # fmt: skip
+
+
+def _entries(
+    catalogue: Catalogue,
+    todo: list[_Todo],
+    record: Callable[[str, str], None],
+    workers: int,
+    run: RayRun | None,
+) -> Iterator[tuple[_Todo, Entry | _Failure | Crashed]]:
+    new = _new_pictures(catalogue, todo, record)
+    if run is None:
+        yield from imap_unordered(_entry_of, new, workers=workers, initializer=_prepare_worker)
+        return
+    from photoloupe.cluster import ship
+
+    limits = Limits()
+    remote = (
+        _Remote(
+            t, os.path.abspath(t.path), ship(t.path, limits) if run.options.ship_bytes else None
+        )
+        for t in new
+    )
+    for item, result in run.imap_unordered(_entry_of_remote, remote, initializer=_prepare_worker):
+        yield item.todo, result
 
 
 def _new_pictures(

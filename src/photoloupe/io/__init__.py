@@ -35,6 +35,7 @@ __all__ = [
     "display_path",
     "load_picture",
     "orient_array",
+    "read_file_within",
     "run_with_deadline",
     "supported_formats_text",
 ]
@@ -67,7 +68,7 @@ def load_picture(
     else:
         path = os.fspath(source)
         name = name or os.path.basename(path)
-        data = _read_file(path, limits)
+        data = read_file_within(path, limits)
     if not data:
         raise EmptyFile("The file is empty (0 bytes).")
     return run_with_deadline(
@@ -76,7 +77,10 @@ def load_picture(
     )
 
 
-def _read_file(path: str, limits: Limits) -> bytes:
+def read_file_within(path: str, limits: Limits) -> bytes:
+    """The bytes of the file at `path`, or the `InputError` `load_picture` gives for it (not
+    found, not a regular file, over the size limit, unreadable). Never reads past the limit.
+    """
     try:
         st = os.stat(path)
     except FileNotFoundError:
