@@ -1,5 +1,6 @@
 """What the API routes (`app.py`) and the page routes (`pages.py`) share: the error type,
-the HTML response with its security headers, and the path and query annotations.
+the HTML response with its security headers, the path and query annotations, and how a
+request was let in.
 
 It sits below both, so that neither imports the other for them.
 """
@@ -9,11 +10,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import Path as PathParam
-from fastapi import Query
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException
 
+from photoloupe.server.auth import OPEN, Auth
 from photoloupe.server.storage import ID_PATTERN
+
+API = "/api/v1"
 
 CaseId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A case id (32 hex digits).")]
 JobId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A job id (32 hex digits).")]
@@ -46,3 +50,9 @@ def html_response(html: str, status: int = 200) -> HTMLResponse:
             "Referrer-Policy": "no-referrer",
         },
     )
+
+
+def auth_of(request: Request) -> Auth:
+    """How this request was let in (the guard's finding); a public page's is `OPEN`."""
+    auth = request.scope.get("state", {}).get("auth")
+    return auth if isinstance(auth, Auth) else OPEN

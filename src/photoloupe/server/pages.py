@@ -32,11 +32,11 @@ from photoloupe.server.auth import (
     same_origin_path,
     same_secret,
 )
-from photoloupe.server.http import ApiError, CaseId, JobId, Lang, html_response
+from photoloupe.server.http import ApiError, CaseId, JobId, Lang, auth_of, html_response
 from photoloupe.server.storage import Job
 
 if TYPE_CHECKING:
-    from photoloupe.server.app import Desk, Upload
+    from photoloupe.server.desk import Desk, Upload
 
 _STYLE = """
 body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}
@@ -296,7 +296,6 @@ def _static(name: str) -> bytes:
 
 def register(app: FastAPI, desk: Desk) -> None:
     """The page routes. Registered before the API's, so `/api/v1/reports/{id}.pdf` wins."""
-    from photoloupe.server.app import auth_of
     from photoloupe.server.config import MB
 
     @app.get("/", response_class=HTMLResponse, summary="Upload page")
