@@ -220,7 +220,7 @@ def _print_nodes(nodes: Sequence[dict[str, Any]]) -> None:
         stderr.print(
             f"  node {node['host']} ({node['node']}): {node['items']} files by "
             f"{node['workers']} worker processes, {node['busy_seconds']:.1f} s busy, "
-            f"{node['items_per_second']:.2f} files/s"
+            f"{node['items_per_second']:.2f} files/s, worker peak {node['worker_peak_rss_mib']} MiB"
         )
 
 
@@ -334,7 +334,8 @@ def index_command(
         "pruned": summary.pruned, "total": summary.total,
     }  # fmt: skip
     if as_json:
-        typer.echo(json.dumps({"index": str(index), **counts}))
+        nodes = {"nodes": list(archive.nodes)} if archive.nodes else {}
+        typer.echo(json.dumps({"index": str(index), **counts, **nodes}))
     else:
         stderr.print(
             f"{summary.added} pictures added, {summary.duplicates} duplicate files, "

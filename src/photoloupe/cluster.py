@@ -24,6 +24,7 @@ as items finish, or `(item, CRASHED)` for an item whose worker kept dying.
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import time
 from collections import deque
@@ -86,6 +87,7 @@ class NodeTally:
     batches: int = 0
     busy_seconds: float = 0.0
     workers: set[int] = field(default_factory=set)
+    peak_rss_mib: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class _BatchResult:
     pid: int
     seconds: float
     results: list[Any]
+    peak_rss_mib: float  # the worker process's own peak, for sizing a node's memory
 
 
 def _run_batch(
@@ -108,8 +111,9 @@ def _run_batch(
         initializer()
     results = [fn(item) for item in items]
     node = ray.get_runtime_context().get_node_id()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return _BatchResult(node, socket.gethostname(), os.getpid(), time.perf_counter() - started,
-                        results)  # fmt: skip
+                        results, peak)  # fmt: skip
 
 
 class RayRun:
@@ -204,10 +208,11 @@ class RayRun:
         node.batches += 1
         node.busy_seconds += result.seconds
         node.workers.add(result.pid)
+        node.peak_rss_mib = max(node.peak_rss_mib, result.peak_rss_mib)
 
     def throughput(self) -> list[dict[str, Any]]:
         """Per node: host, id, worker processes seen, items, busy seconds, items per wall
-        second of the run so far."""
+        second of the run so far, and the largest peak RSS of one of its worker processes."""
         wall = max(time.perf_counter() - self.started, 1e-9)
         return [
             {
@@ -217,6 +222,7 @@ class RayRun:
                 "items": tally.items,
                 "busy_seconds": round(tally.busy_seconds, 2),
                 "items_per_second": round(tally.items / wall, 3),
+                "worker_peak_rss_mib": round(tally.peak_rss_mib),
             }
             for node_id, tally in sorted(self.nodes.items(), key=lambda kv: kv[1].host)
         ]
