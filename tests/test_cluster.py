@@ -274,3 +274,21 @@ def _die_on_seven(n: int) -> int:
     if n == 7:
         os._exit(1)  # the worker process dies, as a native decoder crash would
     return n * n
+
+
+def test_a_cluster_worker_runs_its_networks_on_the_cpus_its_task_was_given() -> None:
+    # A Ray worker is no multiprocessing child: without the hint, each of two workers on two
+    # cores ran two onnxruntime threads, and the pair was slower than one worker alone.
+    _need_ray()
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    with RayRun(RayOptions("local", workers=2, batch_size=1)) as run:
+        threads = dict(run.imap_unordered(_threads_in_worker, range(4)))
+    assert threads == dict.fromkeys(range(4), 1)
+
+
+def _threads_in_worker(_: int) -> int:
+    from photoloupe._onnx import default_threads
+
+    return default_threads()

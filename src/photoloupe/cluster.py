@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, TypeVar
 
+from photoloupe._onnx import THREADS_ENV
 from photoloupe._pool import CRASHED, Crashed
 from photoloupe.errors import PhotoloupeError
 from photoloupe.io import Limits, read_file_within
@@ -107,10 +108,15 @@ def _run_batch(
     import ray
 
     started = time.perf_counter()
+    # One network thread per CPU this task was given: the workers are the parallelism, and a
+    # Ray worker is no multiprocessing child, so photoloupe cannot tell that by itself.
+    context = ray.get_runtime_context()
+    given = context.get_assigned_resources()  # type: ignore[no-untyped-call]
+    os.environ[THREADS_ENV] = str(max(1, int(given.get("CPU", 1))))
     if initializer is not None:
         initializer()
     results = [fn(item) for item in items]
-    node = ray.get_runtime_context().get_node_id()
+    node = context.get_node_id()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return _BatchResult(node, socket.gethostname(), os.getpid(), time.perf_counter() - started,
                         results, peak)  # fmt: skip

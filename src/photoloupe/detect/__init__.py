@@ -15,11 +15,9 @@ small, too compressed, enlarged, or when the detector's parts disagree: then the
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-
 import numpy as np
 
+from photoloupe._onnx import default_threads
 from photoloupe.analysis import Context
 from photoloupe.detect.encoder import SIDE, Encoder, EncoderUnavailable, packaged_encoder
 from photoloupe.detect.ensemble import Detector3, load_detector3
@@ -76,17 +74,10 @@ def detect_ai(source: Context | Picture) -> Finding:
     context = Context.of(source)
     picture = context.picture
     try:
-        encoder = packaged_encoder(threads=_threads())
+        encoder = packaged_encoder(threads=default_threads())
     except EncoderUnavailable as exc:
         return _detect_v2(picture, fallback=str(exc))
     return _detect_v3(picture, load_detector3(), encoder)
-
-
-def _threads() -> int:
-    """Inside a worker process the pool is the parallelism: one thread each. Alone, two."""
-    if multiprocessing.parent_process() is not None:
-        return 1
-    return max(1, min(2, os.cpu_count() or 1))
 
 
 def _too_small(picture: Picture, model_info: dict[str, str], threshold: float) -> Finding:

@@ -69,7 +69,7 @@ class CnnModel:
     """The shipped network, run by onnxruntime on the CPU. Its bytes are hash-checked by
     `model.py` before they reach this class."""
 
-    def __init__(self, onnx_bytes: bytes, threads: int = 2) -> None:
+    def __init__(self, onnx_bytes: bytes, threads: int | None = None) -> None:
         self._session = cpu_session(onnx_bytes, threads)
         self._input = self._session.get_inputs()[0].name
 

@@ -89,7 +89,9 @@ class CameraTraceModel:
     """The shipped network, run by onnxruntime; its bytes are checked against the sha256 of
     its sidecar before they are loaded."""
 
-    def __init__(self, onnx_bytes: bytes, sidecar: dict[str, Any], threads: int = 2) -> None:
+    def __init__(
+        self, onnx_bytes: bytes, sidecar: dict[str, Any], threads: int | None = None
+    ) -> None:
         digest = hashlib.sha256(onnx_bytes).hexdigest()
         if digest != sidecar.get("sha256"):
             raise ValueError("camera_trace.onnx does not match its recorded sha256; make train")

@@ -344,32 +344,30 @@ def create_app(config: ServerConfig) -> FastAPI:
         return {"deleted": case_id}
 
     # The upload page's form targets: the same work, answered with a page instead of JSON.
-    @app.post("/upload", include_in_schema=False)
-    async def upload_form(request: Request) -> Response:
+    async def form_job(request: Request, fields: tuple[str, ...]) -> Response:
         lang = "en"
         try:
-            received = await desk.receive(request, ("file",))
+            received = await desk.receive(request, fields)
             lang = "ar" if received.fields.get("lang") == "ar" else "en"
-            pages.check_form_csrf(auth_of(request), received.fields, desk, received.uploads)
-            job = await desk.submit_check(received.uploads[0], auth_of(request))
+            auth = auth_of(request)
+            pages.check_form_csrf(auth, received.fields, desk, received.uploads)
+            uploads = received.uploads
+            if len(uploads) == 1:
+                job = await desk.submit_check(uploads[0], auth)
+            else:
+                job = await desk.submit_compare(uploads[0], uploads[1], auth)
             job = await desk.settle(job, FORM_WAIT)
         except ApiError as exc:
             return pages.error_response(exc, lang)
         return pages.job_redirect(job, lang)
 
+    @app.post("/upload", include_in_schema=False)
+    async def upload_form(request: Request) -> Response:
+        return await form_job(request, ("file",))
+
     @app.post("/upload-compare", include_in_schema=False)
     async def upload_compare_form(request: Request) -> Response:
-        lang = "en"
-        try:
-            received = await desk.receive(request, ("original", "suspect"))
-            lang = "ar" if received.fields.get("lang") == "ar" else "en"
-            pages.check_form_csrf(auth_of(request), received.fields, desk, received.uploads)
-            original, suspect = received.uploads
-            job = await desk.submit_compare(original, suspect, auth_of(request))
-            job = await desk.settle(job, FORM_WAIT)
-        except ApiError as exc:
-            return pages.error_response(exc, lang)
-        return pages.job_redirect(job, lang)
+        return await form_job(request, ("original", "suspect"))
 
     @app.get("/archive-compare/{upload_sha256}/{archived_sha256}", include_in_schema=False)
     async def archive_compare(
